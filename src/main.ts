@@ -1,2 +1,3 @@
-import * as ds from "@devicescript/core"
-console.log("hello")
+import { Supervisor } from "./core"
+const s = new Supervisor()
+console.log(`state ${s.state}`)

@@ -1,0 +1,174 @@
+// Tunable limits with their defaults, bounds and safe direction. Defaults
+// marked (P) are provisional (REQUIREMENTS.md): the simulator measures them.
+
+export interface Config {
+    /** PRS-2 absolute over-pressure, Pa (P); never above the default */
+    overpressurePa: number
+    /** PRS-3 rise-rate cutoff, Pa/s (P) */
+    riseRatePaPerS: number
+    /** PRS-3 consecutive samples above the cutoff */
+    riseSamples: number
+    /** PRS-3 settle time at set flow before the rise check arms, ms */
+    riseArmMs: number
+    /** PRS-4 fractional fall within 1 s (P) */
+    leakDropFraction: number
+    /** PRS-4 only judged above this pressure, Pa */
+    leakMinPressurePa: number
+    /** PRS-4 pause (1) or only warn (0) */
+    leakAutoPause: number
+    /** VOL-3 warning fraction of the cap */
+    capWarnFraction: number
+    /** LEAK-3 minimum hold before resume, ms */
+    minHoldMs: number
+    /** LEAK-5 leak pauses per level before the level aborts */
+    maxLeakPauses: number
+    /** FAULT-4 heartbeat timeout in remote mode, ms */
+    hostTimeoutMs: number
+    /** FAULT-1 no load-cell sample for longer than this, ms */
+    staleMs: number
+    /** FLOW-2 commanded vs measured motion allowed, mL (P) */
+    stallMl: number
+    /** FLOW-2 extra allowance for command latency, ms of the commanded flow */
+    stallLagMs: number
+    /** FLOW-1 flow setpoint range, mL/min */
+    flowMinMlPerMin: number
+    flowMaxMlPerMin: number
+    /** FLOW-1 acceleration limit, (mL/min)/s */
+    rampMlPerMinPerS: number
+    /** LEAK-2 retraction speed, mL/min of plunger displacement */
+    retractMlPerMin: number
+    /** LEAK-2 retraction limit, mL */
+    retractMaxMl: number
+    /** LEAK-2 retract until force < this fraction of the pre-pause force */
+    retractForceFraction: number
+    /** FLOW-3 cement clock, s since mixing */
+    doughS: number
+    settingWarnS: number
+    workingLimitS: number
+    /** FAULT-7 how long a pending command waits for the confirm button, ms */
+    confirmTimeoutMs: number
+    /** FAULT-1 load-cell full scale, N (saturated at 98 %) */
+    loadCellMaxN: number
+    /** FAULT-5 persist the level's volume at least every this many mL */
+    persistEveryMl: number
+}
+
+export function defaultConfig(): Config {
+    return {
+        overpressurePa: 3.5e6,
+        riseRatePaPerS: 0.5e6,
+        riseSamples: 3,
+        riseArmMs: 1000,
+        leakDropFraction: 0.2,
+        leakMinPressurePa: 0.2e6,
+        leakAutoPause: 0,
+        capWarnFraction: 0.8,
+        minHoldMs: 3000,
+        maxLeakPauses: 3,
+        hostTimeoutMs: 1000,
+        staleMs: 50,
+        stallMl: 0.03,
+        stallLagMs: 60,
+        flowMinMlPerMin: 0.5,
+        flowMaxMlPerMin: 6,
+        rampMlPerMinPerS: 6,
+        retractMlPerMin: 30,
+        retractMaxMl: 0.3,
+        retractForceFraction: 0.1,
+        doughS: 120,
+        settingWarnS: 420,
+        workingLimitS: 480,
+        confirmTimeoutMs: 10000,
+        loadCellMaxN: 2000,
+        persistEveryMl: 0.05,
+    }
+}
+
+/** Thresholds a host may change (SetThreshold). Wire ids are the indices. */
+export enum Threshold {
+    OverpressurePa = 0,
+    RiseRatePaPerS = 1,
+    RiseSamples = 2,
+    LeakDropFraction = 3,
+    LeakAutoPause = 4,
+    CapWarnFraction = 5,
+    MinHoldMs = 6,
+    MaxLeakPauses = 7,
+    HostTimeoutMs = 8,
+}
+
+export interface ThresholdSpec {
+    min: number
+    max: number
+    integer: boolean
+    /** +1: raising it is the safer direction; -1: lowering it is safer */
+    safer: number
+}
+
+// Bounds: the default over-pressure is also the ceiling (PRS-2 "configurable
+// lower"); the others keep the check meaningful at both ends.
+export const THRESHOLDS: ThresholdSpec[] = [
+    { min: 0.3e6, max: 3.5e6, integer: false, safer: -1 },
+    { min: 0.1e6, max: 2e6, integer: false, safer: -1 },
+    { min: 1, max: 10, integer: true, safer: -1 },
+    { min: 0.05, max: 0.5, integer: false, safer: -1 },
+    { min: 0, max: 1, integer: true, safer: 1 },
+    { min: 0.5, max: 0.95, integer: false, safer: -1 },
+    { min: 1000, max: 60000, integer: false, safer: 1 },
+    { min: 1, max: 10, integer: true, safer: -1 },
+    { min: 200, max: 10000, integer: false, safer: -1 },
+]
+
+export function getThreshold(c: Config, id: Threshold): number {
+    switch (id) {
+        case Threshold.OverpressurePa:
+            return c.overpressurePa
+        case Threshold.RiseRatePaPerS:
+            return c.riseRatePaPerS
+        case Threshold.RiseSamples:
+            return c.riseSamples
+        case Threshold.LeakDropFraction:
+            return c.leakDropFraction
+        case Threshold.LeakAutoPause:
+            return c.leakAutoPause
+        case Threshold.CapWarnFraction:
+            return c.capWarnFraction
+        case Threshold.MinHoldMs:
+            return c.minHoldMs
+        case Threshold.MaxLeakPauses:
+            return c.maxLeakPauses
+        default:
+            return c.hostTimeoutMs
+    }
+}
+
+export function setThreshold(c: Config, id: Threshold, v: number) {
+    switch (id) {
+        case Threshold.OverpressurePa:
+            c.overpressurePa = v
+            break
+        case Threshold.RiseRatePaPerS:
+            c.riseRatePaPerS = v
+            break
+        case Threshold.RiseSamples:
+            c.riseSamples = v
+            break
+        case Threshold.LeakDropFraction:
+            c.leakDropFraction = v
+            break
+        case Threshold.LeakAutoPause:
+            c.leakAutoPause = v
+            break
+        case Threshold.CapWarnFraction:
+            c.capWarnFraction = v
+            break
+        case Threshold.MinHoldMs:
+            c.minHoldMs = v
+            break
+        case Threshold.MaxLeakPauses:
+            c.maxLeakPauses = v
+            break
+        default:
+            c.hostTimeoutMs = v
+    }
+}

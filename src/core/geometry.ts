@@ -1,0 +1,59 @@
+// Syringe and drive geometry: volume per encoder count, force -> pressure,
+// flow -> motor speed. Numbers from CLINICAL-BASIS.md (Sensors, Pressure).
+
+export const G_MPS2 = 9.80665
+
+/** Motor speed ratio 1.0 equals this plunger speed (hardware contract with src/hw). */
+export const DRIVE_MAX_PLUNGER_MM_PER_S = 10
+
+/**
+ * Drive train: 2 mm lead screw, 600 PPR quadrature encoder = 2400 edges/rev
+ * -> 1200 counts per mm of plunger travel (CLINICAL-BASIS, Sensors).
+ */
+export const ENCODER_COUNTS_PER_MM = 1200
+
+export interface Syringe {
+    id: number
+    name: string
+    boreMm: number
+    /** dynamic plunger friction baseline, N (PRS-1); bench-measured later */
+    frictionN: number
+}
+
+// Inner bores of common Luer syringes (BD Plastipak figures, rounded); the
+// 20 mL bore matches CLINICAL-BASIS (19-20 mm). Friction scales with bore.
+export const SYRINGES: Syringe[] = [
+    { id: 0, name: "1 mL", boreMm: 4.78, frictionN: 1.5 },
+    { id: 1, name: "3 mL", boreMm: 8.66, frictionN: 2.5 },
+    { id: 2, name: "10 mL", boreMm: 14.5, frictionN: 4 },
+    { id: 3, name: "20 mL", boreMm: 19.1, frictionN: 5 },
+]
+
+export const DEFAULT_SYRINGE = 3
+
+export function plungerAreaMm2(boreMm: number): number {
+    return (Math.PI * boreMm * boreMm) / 4
+}
+
+/** mL per encoder count from geometry alone (before volume calibration). */
+export function geometricMlPerCount(boreMm: number): number {
+    // area mm^2 x 1 mm = mm^3 = 1e-3 mL, per ENCODER_COUNTS_PER_MM counts
+    return plungerAreaMm2(boreMm) / 1000 / ENCODER_COUNTS_PER_MM
+}
+
+/**
+ * PRS-1: pressure = (force - friction baseline) / plunger area. Friction
+ * opposes motion, so it is subtracted when advancing, added when
+ * retracting, and ignored when still (static friction is indeterminate).
+ */
+export function pressurePa(forceN: number, frictionN: number, direction: number, boreMm: number): number {
+    const areaM2 = plungerAreaMm2(boreMm) * 1e-6
+    return (forceN - direction * frictionN) / areaM2
+}
+
+/** Motor speed ratio for a plunger displacement flow, given mL per mm of travel. */
+export function speedRatioFor(flowMlPerMin: number, mlPerMm: number): number {
+    const mmPerS = flowMlPerMin / 60 / mlPerMm
+    const r = mmPerS / DRIVE_MAX_PLUNGER_MM_PER_S
+    return r > 1 ? 1 : r < -1 ? -1 : r
+}

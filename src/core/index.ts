@@ -1,0 +1,6 @@
+export * from "./types"
+export * from "./config"
+export * from "./geometry"
+export * from "./levels"
+export * from "./rate"
+export * from "./supervisor"

@@ -1,0 +1,206 @@
+// Shared vocabulary of the control core: states, reasons, ranked actions,
+// commands and the values that cross the core's boundary. Plain TypeScript:
+// no roles, no I/O, so tests, the simulator and a reader can drive it directly.
+
+/** Injection states (REQUIREMENTS "States"). Numbers are the wire values. */
+export enum State {
+    Idle = 0,
+    Ready = 1,
+    Injecting = 2,
+    Paused = 3,
+    Completed = 4,
+    Aborted = 5,
+    Fault = 6,
+}
+
+/**
+ * Why something happened: the reason of a transition or alarm. Wire values
+ * are stable (they appear in services/cementinjector.md and host tools).
+ */
+export enum Reason {
+    None = 0,
+    // operator actions
+    Armed = 1,
+    Started = 2,
+    OperatorPause = 3,
+    LeakSeen = 4,
+    Resumed = 5,
+    Finished = 6,
+    OperatorAbort = 7,
+    Disarmed = 8,
+    FaultCleared = 9,
+    // limits and protocol
+    CapReached = 10,
+    CapWarning = 11,
+    Overpressure = 12,
+    Blockage = 13,
+    LeakSuspected = 14,
+    LeakLimit = 15,
+    HostLost = 16,
+    CementEarly = 17,
+    CementSetting = 18,
+    LowCement = 19,
+    CapOverride = 30,
+    LeakLimitOverride = 31,
+    ThresholdChanged = 32,
+    BenchMode = 33,
+    ConfirmRequired = 34,
+    ConfirmExpired = 35,
+    Decompressed = 36,
+    SlackTaken = 37,
+    // latched faults
+    SensorStale = 20,
+    SensorSaturated = 21,
+    SensorNaN = 22,
+    EncoderMissing = 23,
+    EncoderJump = 24,
+    Stall = 25,
+    Estop = 26,
+    Restart = 27,
+}
+
+/** Why a command was refused. Readable by the host (FAULT-6). */
+export enum Reject {
+    Ok = 0,
+    BadNumber = 1, // NaN, infinite, not an integer where one is needed
+    OutOfRange = 2,
+    UnknownLevel = 3,
+    WrongState = 4,
+    NotCalibrated = 5,
+    HoldNotElapsed = 6,
+    AwaitingConfirm = 7, // accepted as pending: press confirm on the device
+    CementNotMixed = 8,
+    CementTooOld = 9,
+    AboveCeiling = 10,
+    OverrideRequired = 11,
+    EstopActive = 12,
+    NotUnloaded = 13,
+    SensorNotReady = 14,
+    EncoderNotReady = 15,
+    NothingToConfirm = 16,
+    UnknownCommand = 17,
+    ConditionActive = 18, // a fault's condition still holds
+    Implausible = 19, // calibration result outside plausible bounds
+    CapReached = 20,
+    NeedsLocal = 21, // only the local confirm button can do this
+}
+
+/** Ranked actions; the highest active one wins (PX4-style). */
+export const enum Action {
+    None = 0,
+    Warn = 1,
+    Pause = 2,
+    Stop = 3, // level ends as completed
+    Abort = 4, // level ends as aborted
+    Fault = 5, // latched until a local reset
+}
+
+/** When a latched check may clear. */
+export const enum Clear {
+    WhenGone = 0, // as soon as its condition is gone
+    OnResume = 1, // at the operator's resume
+    OnNewLevel = 2, // when a new level is set
+    OnLocalReset = 3, // clear-fault confirmed on the device
+}
+
+/** Commands. Numbers are the wire command codes' order, not Jacdac codes. */
+export enum Op {
+    Arm = 1,
+    Start = 2,
+    Pause = 3,
+    LeakSeen = 4,
+    Resume = 5,
+    Abort = 6,
+    Finish = 7,
+    SetLevel = 8,
+    SetCap = 9,
+    SetFlow = 10,
+    SetSyringe = 11,
+    MarkMixing = 12,
+    Tare = 13,
+    CalibrateGain = 14,
+    CalibrateVolume = 15,
+    ClearFault = 16,
+    Heartbeat = 17,
+    SetRemoteMode = 18,
+    SetBenchMode = 19,
+    SetThreshold = 20,
+    OverrideLeakLimit = 21,
+    Disarm = 22,
+}
+
+export const enum Source {
+    Host = 0,
+    Local = 1,
+}
+
+export interface Command {
+    op: Op
+    /** first argument (meaning per op; documented in services/cementinjector.md) */
+    a?: number
+    /** second argument */
+    b?: number
+}
+
+export interface CommandResult {
+    reject: Reject
+    /** true when accepted but waiting for the local confirm button */
+    pending: boolean
+}
+
+/** Sensor values handed to one control step. */
+export interface Inputs {
+    tMs: number
+    /** true when this step carries a new load-cell sample */
+    newSample: boolean
+    /** WeightScale reading in kg (NaN if the sensor reports one) */
+    loadCellKg: number
+    /** latest plunger encoder position, counts */
+    encoderCount: number
+    /** the encoder role is bound and has reported at least once */
+    encoderPresent: boolean
+    /** e-stop input is active */
+    estop: boolean
+}
+
+/** The one motor command, produced by the supervisor only. */
+export interface MotorCommand {
+    enabled: boolean
+    /** Jacdac Motor speed ratio, -1..1; negative retracts */
+    speedRatio: number
+    /** the same command in mL/min of plunger displacement (signed) */
+    flowMlPerMin: number
+}
+
+export const enum EventKind {
+    Transition = 1, // state changed: a = from, b = to, reason
+    Alarm = 2, // a check fired (warn or stronger): reason
+    Rejected = 3, // a = op, b = Reject
+    ConfirmRequired = 4, // a = op
+    Info = 5, // reason, a = value (override logged, threshold changed...)
+    LevelRecord = 6, // the per-level record is ready (TEL-3)
+}
+
+export interface CoreEvent {
+    kind: EventKind
+    tMs: number
+    reason: Reason
+    a: number
+    b: number
+}
+
+/** Per-level record (TEL-3), emitted when a level ends. */
+export interface LevelRecord {
+    level: number
+    capMl: number
+    deliveredMl: number
+    fillFraction: number
+    peakPressurePa: number
+    pauses: number
+    leakPauses: number
+    overrides: number
+    startMs: number
+    endMs: number
+    endState: State
+    endReason: Reason
+}
