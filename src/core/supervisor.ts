@@ -301,7 +301,9 @@ export class Supervisor {
         if (this.state === State.Injecting || this.state === State.Paused)
             if (this.pressurePa > this.peakPressurePa) this.peakPressurePa = this.pressurePa
         const above = this.rate.add(now, this.pressurePa, this.cfg.riseRatePaPerS)
-        if (this.motion === Motion.Advance && !this.riseSettled && this.rate.ratePaPerS < this.cfg.riseRatePaPerS)
+        // the rise check arms only once the start-up pressurisation has
+        // levelled off at set flow (compliance makes every start a "rise")
+        if (this.stableSinceMs >= 0 && !this.riseSettled && this.rate.ratePaPerS < this.cfg.riseRatePaPerS)
             this.riseSettled = true
         if (this.riseArmed && above >= this.cfg.riseSamples) this.fire(Check.Blockage)
         this.leakDrop = this.leak.add(now, this.pressurePa)

@@ -1,0 +1,194 @@
+import * as ds from "@devicescript/core"
+// A test rig for the control core: the supervisor stepped at the load-cell
+// rate against a small lumped plant (plunger -> compliant chamber -> needle
+// resistance), so unit tests can assert figures such as overshoot in mL.
+// The bench simulator (sim/) has the full physics; this is deliberately
+// simple and cheap enough for the VM under --test GC stress.
+
+import {
+    CoreEvent,
+    DRIVE_MAX_PLUNGER_MM_PER_S,
+    ENCODER_COUNTS_PER_MM,
+    EventKind,
+    G_MPS2,
+    geometricMlPerCount,
+    levelIndex,
+    MotorCommand,
+    Op,
+    plungerAreaMm2,
+    Reason,
+    Source,
+    State,
+    Supervisor,
+    SYRINGES,
+} from "../../src/core"
+
+export const SAMPLE_MS = 12.5
+
+export class Plant {
+    boreMm = 19.1
+    posMm = 0
+    /** plunger speed actually achieved = commanded x this (1 = no slip) */
+    slip = 1
+    stuck = false
+    /** chamber pressure, Pa */
+    pressurePa = 0
+    /** needle + body resistance, Pa per mL/s: 1.5 MPa at 3 mL/min */
+    resistance = 30e6
+    /** compliance, mL per Pa (0.02 mL/MPa) */
+    complianceMlPerPa = 2e-8
+    frictionN = 5
+    injectedMl = 0
+    velMmPerS = 0
+    /** deterministic noise on the force, N (amplitude of a uniform +/-) */
+    noiseN = 0
+    private seed = 12345
+
+    areaMm2(): number {
+        return plungerAreaMm2(this.boreMm)
+    }
+
+    rand(): number {
+        // LCG, deterministic
+        this.seed = (this.seed * 1103515245 + 12345) % 2147483648
+        return this.seed / 2147483648
+    }
+
+    advance(dtMs: number, cmd: MotorCommand) {
+        const dtS = dtMs / 1000
+        let v = 0
+        if (cmd.enabled && !this.stuck) v = cmd.speedRatio * DRIVE_MAX_PLUNGER_MM_PER_S * this.slip
+        this.velMmPerS = v
+        this.posMm += v * dtS
+        const qInMlPerS = (v * this.areaMm2()) / 1000
+        // explicit update in 4 sub-steps (tau ~ 0.6 s, so stable)
+        const n = 4
+        const h = dtS / n
+        for (let i = 0; i < n; ++i) {
+            const qOut = this.pressurePa > 0 ? this.pressurePa / this.resistance : 0
+            this.pressurePa += ((qInMlPerS - qOut) * h) / this.complianceMlPerPa
+            if (this.pressurePa < 0) this.pressurePa = 0
+            this.injectedMl += qOut * h
+        }
+    }
+
+    forceN(): number {
+        const dir = this.velMmPerS > 0 ? 1 : this.velMmPerS < 0 ? -1 : 0
+        const f = (this.pressurePa * this.areaMm2()) / 1e6 + dir * this.frictionN
+        return f + (this.noiseN ? (this.rand() * 2 - 1) * this.noiseN : 0)
+    }
+
+    counts(): number {
+        return Math.floor(this.posMm * ENCODER_COUNTS_PER_MM)
+    }
+}
+
+export class Rig {
+    sup = new Supervisor()
+    plant = new Plant()
+    tMs = 1000
+    estop = false
+    encoderPresent = true
+    /** load-cell override: NaN or a fixed kg value replaces the plant's force */
+    kgOverride: number = undefined
+    /** count override for encoder-jump tests */
+    countOffset = 0
+    sampling = true
+    last: MotorCommand = { enabled: false, speedRatio: 0, flowMlPerMin: 0 }
+    events: CoreEvent[] = []
+    steps = 0
+
+    kg(): number {
+        if (this.kgOverride !== undefined) return this.kgOverride
+        return this.plant.forceN() / G_MPS2
+    }
+
+    /** One control step with (or without) a new load-cell sample. */
+    step(newSample: boolean = true): MotorCommand {
+        const cmd = this.sup.step({
+            tMs: this.tMs,
+            newSample: newSample && this.sampling,
+            loadCellKg: this.kg(),
+            encoderCount: this.plant.counts() + this.countOffset,
+            encoderPresent: this.encoderPresent,
+            estop: this.estop,
+        })
+        this.steps++
+        this.last = { enabled: cmd.enabled, speedRatio: cmd.speedRatio, flowMlPerMin: cmd.flowMlPerMin }
+        const ev = this.sup.drainEvents()
+        for (let i = 0; i < ev.length; ++i) this.events.push(ev[i])
+        return this.last
+    }
+
+    /** Advance the plant by one sample period under the last command, then step. */
+    tick(): MotorCommand {
+        this.plant.advance(SAMPLE_MS, this.last)
+        this.tMs += SAMPLE_MS
+        return this.step(true)
+    }
+
+    /** Runs for ms, or until pred() is true; yields to the VM every 10 ticks. */
+    async run(ms: number, pred?: () => boolean): Promise<boolean> {
+        const end = this.tMs + ms
+        let n = 0
+        while (this.tMs < end) {
+            this.tick()
+            if (pred && pred()) return true
+            if (++n % 10 === 0) await sleepTick()
+        }
+        return false
+    }
+
+    cmd(op: Op, a?: number, b?: number, src: Source = Source.Local) {
+        const r = this.sup.command(this.tMs, { op, a, b }, src)
+        // a command takes effect at once: step again so the motor hears it now
+        this.step(false)
+        return r
+    }
+
+    /** Calibrate (tare, 1 kg gain, geometric volume), set level, mix, arm. */
+    prepare(level: string = "C2", flow: number = 3) {
+        const s = this.sup
+        this.step(true)
+        this.cmd(Op.Tare)
+        this.kgOverride = 1
+        this.step(true)
+        this.cmd(Op.CalibrateGain, 1)
+        this.kgOverride = undefined
+        const mlpc = geometricMlPerCount(SYRINGES[s.syringe].boreMm)
+        this.cmd(Op.CalibrateVolume, 12000, Math.round(12000 * mlpc * 1000 * 1000) / 1000)
+        this.cmd(Op.SetLevel, levelIndex(level))
+        this.cmd(Op.SetFlow, flow)
+        this.cmd(Op.MarkMixing, 10)
+        this.tMs += 150000 // cement past its dough time
+        this.step(true)
+        this.cmd(Op.Arm)
+    }
+
+    async startInjecting(level: string = "C2", flow: number = 3) {
+        this.prepare(level, flow)
+        this.cmd(Op.Start)
+        if (this.sup.state !== State.Injecting) throw new Error(`start failed, state ${this.sup.state}`)
+    }
+
+    plungerMl(): number {
+        return (this.plant.posMm * this.plant.areaMm2()) / 1000
+    }
+
+    countEvents(kind: EventKind, reason: Reason): number {
+        let n = 0
+        for (let i = 0; i < this.events.length; ++i)
+            if (this.events[i].kind === kind && this.events[i].reason === reason) n++
+        return n
+    }
+
+    rejected(): number {
+        for (let i = this.events.length - 1; i >= 0; --i)
+            if (this.events[i].kind === EventKind.Rejected) return this.events[i].b
+        return 0
+    }
+}
+
+export async function sleepTick() {
+    await ds.sleep(0)
+}
