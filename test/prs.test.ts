@@ -1,0 +1,144 @@
+import { describe, test } from "@devicescript/test"
+import { EventKind, Op, Reason, Reject, Source, State, Threshold, pressurePa, plungerAreaMm2, G_MPS2, CAL_TARE, CAL_GAIN } from "../src/core"
+import { Rig, SAMPLE_MS } from "./lib/rig"
+import { atMost, eq, near, ok, figure, atLeast } from "./lib/assert"
+
+describe("PRS pressure", () => {
+    test("PRS-1: pressure = (force - friction) / plunger area; tare only idle and unloaded; gain calibrated", async () => {
+        // 450 N on a 19.1 mm bore with 5 N friction while advancing
+        near(pressurePa(455, 5, 1, 19.1), 450 / (plungerAreaMm2(19.1) * 1e-6), 1, "advancing, Pa")
+        near(pressurePa(445, 5, -1, 19.1), 450 / (plungerAreaMm2(19.1) * 1e-6), 1, "retracting, Pa")
+        const r = new Rig()
+        r.kgOverride = 20 // 196 N on the cell: not unloaded
+        r.step(true)
+        eq(r.cmd(Op.Tare).reject, Reject.NotUnloaded, "tare under load")
+        eq(r.sup.calFlags & CAL_TARE, 0, "no tare recorded")
+        r.kgOverride = 0.3 // syringe holder weight
+        r.step(true)
+        eq(r.cmd(Op.Tare).reject, Reject.Ok, "tare unloaded")
+        near(r.sup.tareKg, 0.3, 1e-9, "tare offset, kg")
+        r.kgOverride = 2.3 * 1.05 + 0.3 * (1 - 1.05) // the cell reads 5 % high
+        r.step(true)
+        eq(r.cmd(Op.CalibrateGain, 2.0).reject, Reject.Ok, "gain with a 2 kg weight")
+        near(r.sup.forceN, 2.0 * G_MPS2, 1e-6, "calibrated force, N")
+        ok((r.sup.calFlags & (CAL_TARE | CAL_GAIN)) === (CAL_TARE | CAL_GAIN), "tare and gain flags")
+        r.kgOverride = 0.3
+        r.prepare("C2")
+        eq(r.sup.state, State.Ready, "armed")
+        eq(r.cmd(Op.Tare).reject, Reject.WrongState, "tare refused when not idle")
+        eq(r.cmd(Op.CalibrateGain, 3, 0, Source.Host).reject, Reject.WrongState, "gain refused when not idle")
+        eq(r.cmd(Op.CalibrateGain, NaN).reject, Reject.BadNumber, "gain with NaN")
+    })
+
+    test("PRS-2: over-pressure stops the motor in the same control step and pauses(overpressure)", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(5000)
+        r.plant.resistance *= 4 // needle clogging: pressure climbs to ~6 MPa
+        let crossStep = -1
+        let stopStep = -1
+        let crossT = 0
+        await r.run(30000, () => {
+            if (crossStep < 0 && r.sup.pressurePa > 3.5e6) {
+                crossStep = r.steps
+                crossT = r.tMs
+            }
+            if (stopStep < 0 && r.last.flowMlPerMin <= 0) stopStep = r.steps
+            return stopStep >= 0
+        })
+        eq(r.sup.state, State.Paused, "paused")
+        ok(r.sup.reason === Reason.Overpressure || r.sup.reason === Reason.Blockage, `reason ${r.sup.reason}`)
+        if (r.sup.reason === Reason.Overpressure) {
+            eq(stopStep - crossStep, 0, "control steps from crossing to motor command")
+            figure("PRS-2 control steps from over-pressure sample to motor stop", stopStep - crossStep, "steps")
+            figure("PRS-2 time from crossing to stop", 0, "ms")
+        }
+        ok(r.last.speedRatio < 0, "decompressing")
+    })
+
+    test("PRS-2: a step to 4 MPa trips over-pressure within one sample (<= 50 ms); limit configurable lower only", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(3000)
+        // the load cell suddenly reads 4 MPa on the plunger
+        const kg = (4e6 * plungerAreaMm2(19.1) * 1e-6 + 5) / G_MPS2
+        r.kgOverride = kg
+        const t0 = r.tMs
+        r.tick()
+        eq(r.sup.state, State.Paused, "paused on the first sample above 3.5 MPa")
+        eq(r.sup.reason, Reason.Overpressure, "reason")
+        atMost(r.tMs - t0, 50, "latency from crossing sample, ms")
+        ok(r.last.flowMlPerMin <= 0, "no forward command")
+        r.kgOverride = undefined
+        const q = new Rig()
+        q.prepare("C2")
+        eq(q.cmd(Op.SetThreshold, Threshold.OverpressurePa, 4e6).reject, Reject.OutOfRange, "above 3.5 MPa refused")
+        eq(q.cmd(Op.SetThreshold, Threshold.OverpressurePa, 2e6, Source.Host).pending, false, "lowering is immediate")
+        near(q.sup.cfg.overpressurePa, 2e6, 1e-6, "new limit, Pa")
+        ok(q.cmd(Op.SetThreshold, Threshold.OverpressurePa, 3e6, Source.Host).pending, "raising waits for confirm")
+        near(q.sup.cfg.overpressurePa, 2e6, 1e-6, "limit unchanged until confirmed")
+    })
+
+    test("PRS-3: a sustained rise > 0.5 MPa/s pauses(blockage) within 3 samples of the window", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(4000)
+        ok(r.sup.riseArmed, "rise check armed after pressurisation settles")
+        const p0 = r.sup.pressurePa
+        // blockage: pressure climbs 1 MPa/s on top of the steady value
+        let k = 0
+        let tripT = -1
+        const area = plungerAreaMm2(19.1) * 1e-6
+        const t0 = r.tMs
+        while (k < 200 && r.sup.state === State.Injecting) {
+            const p = p0 + (1e6 * (r.tMs - t0)) / 1000
+            r.kgOverride = (p * area + 5) / G_MPS2
+            r.tick()
+            k++
+        }
+        eq(r.sup.state, State.Paused, "paused")
+        eq(r.sup.reason, Reason.Blockage, "reason blockage")
+        const ms = r.tMs - t0
+        atMost(ms, 13 * SAMPLE_MS, "detection time for 1 MPa/s, ms (12-sample window + 3 samples)")
+        figure("PRS-3 detection time for a 1 MPa/s rise", ms, "ms")
+        figure("PRS-3 pressure rise before detection", (ms / 1000) * 1e6, "Pa")
+    })
+
+    test("PRS-3: sensor noise alone never trips the rise-rate cutoff (60 s, +/-3 N noise)", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        r.plant.noiseN = 3 // ~10 kPa of pressure noise, several times a real load cell's
+        r.sup.cfg.riseArmMs = 0
+        await r.run(60000, () => r.sup.state !== State.Injecting)
+        eq(r.countEvents(EventKind.Alarm, Reason.Blockage), 0, "blockage alarms from noise")
+        ok(r.sup.state === State.Injecting || r.sup.reason === Reason.CapReached, `still injecting or at cap: ${r.sup.state}/${r.sup.reason}`)
+    })
+
+    test("PRS-4: a 25 % pressure fall in 1 s raises leakSuspected (advisory); pauses only when configured", async () => {
+        for (let auto = 0; auto < 2; ++auto) await leakSignature(auto)
+    })
+
+    test("PRS-4: a realistic leak (3 % plunger pressure change) is not detectable by pressure (why leak seen is primary)", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(5000)
+        r.plant.resistance *= 0.97
+        await r.run(3000)
+        eq(r.countEvents(EventKind.Alarm, Reason.LeakSuspected), 0, "no alarm for a 3 % change")
+    })
+})
+
+async function leakSignature(auto: number) {
+    const r = new Rig()
+    await r.startInjecting("C2", 3)
+    if (auto) r.cmd(Op.SetThreshold, Threshold.LeakAutoPause, 1, Source.Local)
+    await r.run(5000)
+    r.plant.resistance *= 0.7 // a large leak path opens
+    await r.run(2000, () => r.countEvents(EventKind.Alarm, Reason.LeakSuspected) > 0)
+    eq(r.countEvents(EventKind.Alarm, Reason.LeakSuspected), 1, `leakSuspected events (autoPause ${auto})`)
+    if (auto) {
+        r.tick()
+        eq(r.sup.state, State.Paused, "auto-pause on signature")
+        eq(r.sup.reason, Reason.LeakSuspected, "reason")
+    } else eq(r.sup.state, State.Injecting, "advisory only: still injecting")
+}
