@@ -94,6 +94,9 @@ export const enum Motion {
     Hold = 3, // driver disabled, paused, waiting for resume
 }
 
+/** FLOW-2 leak of the commanded-motion expectation, ms */
+const STALL_LEAK_MS = 10000
+
 export const CAL_TARE = 1
 export const CAL_GAIN = 2
 export const CAL_VOLUME = 4
@@ -190,6 +193,8 @@ export class Supervisor {
     private flowRefCount = 0
     private flowRefMs = -1
     measuredFlowMlPerMin = 0
+    /** FLOW-1 closed-loop trim of the drive, 0.9..1.1 */
+    flowTrim = 1
     private estop = false
     private encoderPresent = false
     private lastHeartbeatMs = 0
@@ -334,10 +339,15 @@ export class Supervisor {
         if (active && (d > maxCounts || -d > maxCounts || !isInt(c))) this.fire(Check.EncoderJump)
         this.count = c
         if (this.levelStarted && c > this.hwCount) this.hwCount = c
-        // FLOW-2: integrate the command that was in force during dtMs
+        // FLOW-2: integrate the command that was in force during dtMs. The
+        // expectation leaks towards the measurement (tau 10 s) so a small
+        // steady rate mismatch (FLOW-1's business) never adds up to a stall,
+        // while a stalled drive at 0.5 mL/min still trips within ~5 s.
         if (this.out.enabled) {
-            this.expectedMl += (this.out.flowMlPerMin * dtMs) / 60000
             const actualMl = (c - this.motionRefCount) * mlc
+            // the trim has learnt the drive's true ratio: expect flow / trim
+            this.expectedMl += (this.out.flowMlPerMin * dtMs) / 60000 / this.flowTrim
+            this.expectedMl -= ((this.expectedMl - actualMl) * dtMs) / STALL_LEAK_MS
             const err = this.expectedMl - actualMl
             const allowMl = this.cfg.stallMl + (Math.abs(this.out.flowMlPerMin) * this.cfg.stallLagMs) / 60000
             if (err > allowMl || -err > allowMl) this.fire(Check.Stall)
@@ -349,6 +359,12 @@ export class Supervisor {
             this.measuredFlowMlPerMin = ((c - this.flowRefCount) * mlc * 60000) / (now - this.flowRefMs)
             this.flowRefCount = c
             this.flowRefMs = now
+            // FLOW-1: at steady set flow, trim the drive on encoder truth
+            // (5 % of the error per 200 ms window, bounded to +/-10 %)
+            if (this.motion === Motion.Advance && this.stableSinceMs >= 0 && now - this.stableSinceMs > 400) {
+                const e = (this.flowMlPerMin - this.measuredFlowMlPerMin) / this.flowMlPerMin
+                this.flowTrim = Math.max(0.9, Math.min(1.1, this.flowTrim + 0.05 * e))
+            }
         }
     }
 
@@ -513,13 +529,14 @@ export class Supervisor {
             enabled = true
             // FLOW-1: acceleration-limited ramp towards the set flow
             const stepUp = (cfg.rampMlPerMinPerS * dtMs) / 1000
-            flow = Math.min(this.flowMlPerMin, this.cmdFlowMlPerMin + stepUp)
+            const target = this.flowMlPerMin * this.flowTrim
+            flow = Math.min(target, this.cmdFlowMlPerMin + stepUp)
             if (flow < 0) flow = 0
             if (this.takingUp && this.count >= this.hwCount) {
                 this.takingUp = false
                 this.emit(EventKind.Info, now, Reason.SlackTaken, 0, 0)
             }
-            if (flow >= this.flowMlPerMin && !this.takingUp) {
+            if (flow >= target && !this.takingUp) {
                 if (this.stableSinceMs < 0) this.stableSinceMs = now
                 this.riseArmed = this.riseSettled && now - this.stableSinceMs >= cfg.riseArmMs
             } else {
@@ -935,6 +952,7 @@ export class Supervisor {
         this.leakLimitOverride = false
         this.peakPressurePa = 0
         this.lastPersistMl = 0
+        this.flowTrim = 1
         this.latched[Check.Cap] = false
         this.latched[Check.CapWarning] = false
         this.latched[Check.CementSetting] = false

@@ -1,0 +1,92 @@
+import { describe, test } from "@devicescript/test"
+import { EventKind, Op, Reason, Reject, Source, State } from "../src/core"
+import { Rig, SAMPLE_MS } from "./lib/rig"
+import { atMost, eq, near, ok, figure, atLeast } from "./lib/assert"
+
+describe("FLOW delivery", () => {
+    test("FLOW-1: setpoint range 0.5-6 mL/min; ramp <= 6 (mL/min)/s; rate error <= 5 % over 30 s", async () => {
+        const r = new Rig()
+        r.prepare("L3", 3)
+        r.cmd(Op.SetCap, 8, 1) // room for 45 s at 6 mL/min
+        const bad = [0.4, 6.5, NaN, -1, 1e9, Infinity]
+        for (let i = 0; i < bad.length; ++i) {
+            const res = r.cmd(Op.SetFlow, bad[i])
+            ok(res.reject === Reject.OutOfRange || res.reject === Reject.BadNumber, `flow ${bad[i]} rejected`)
+            near(r.sup.flowMlPerMin, 3, 1e-9, "flow unchanged")
+        }
+        r.cmd(Op.SetFlow, 6)
+        r.cmd(Op.Start)
+        let prev = 0
+        let maxStep = 0
+        await r.run(2000, () => {
+            const d = r.last.flowMlPerMin - prev
+            if (d > maxStep) maxStep = d
+            prev = r.last.flowMlPerMin
+            return false
+        })
+        atMost(maxStep, (6 * SAMPLE_MS) / 1000 + 1e-9, "largest flow increase per 12.5 ms step, mL/min")
+        r.plant.slip = 0.96 // a drive 4 % slow: the encoder-based trim makes up for it
+        await r.run(10000)
+        eq(r.sup.state, State.Injecting, "steady injection")
+        const v0 = r.sup.deliveredMl()
+        await r.run(30000)
+        const rate = ((r.sup.deliveredMl() - v0) / 30) * 60
+        const err = Math.abs(rate - 6) / 6
+        atMost(err, 0.05, "rate error over 30 s")
+        figure("FLOW-1 rate error over 30 s (4 % slow drive, trimmed)", err * 100, "%")
+        near(r.sup.measuredFlowMlPerMin, 6, 0.3, "measured flow, mL/min")
+        near(r.sup.flowTrim, 1 / 0.96, 0.01, "trim compensates the slow drive")
+    })
+
+    test("FLOW-2: commanded motion without encoder motion > 0.03 mL -> stop, fault(stall)", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(3000)
+        r.plant.stuck = true
+        const d0 = r.sup.deliveredMl()
+        const t0 = r.tMs
+        await r.run(5000, () => r.sup.state !== State.Injecting)
+        eq(r.sup.state, State.Fault, "fault")
+        eq(r.sup.reason, Reason.Stall, "reason stall")
+        eq(r.last.enabled, false, "driver disabled")
+        const commandedMl = ((r.tMs - t0) / 60000) * 3
+        atMost(commandedMl, 0.03 + (3 * 60) / 60000 + 0.002, "commanded-but-missing volume at trip, mL")
+        figure("FLOW-2 stall detection (3 mL/min)", r.tMs - t0, "ms")
+        figure("FLOW-2 commanded volume missing at trip", commandedMl, "mL")
+        near(r.sup.deliveredMl(), d0, 1e-9, "no phantom delivery")
+    })
+
+    test("FLOW-3: cement clock warns early and late and refuses to start past the working limit", async () => {
+        const r = new Rig()
+        r.step(true)
+        r.cmd(Op.Tare)
+        r.kgOverride = 1
+        r.step(true)
+        r.cmd(Op.CalibrateGain, 1)
+        r.kgOverride = undefined
+        r.cmd(Op.CalibrateVolume, 12000, 2865.3)
+        r.cmd(Op.SetLevel, 1)
+        eq(r.cmd(Op.Arm).reject, Reject.CementNotMixed, "arm before mixing")
+        r.cmd(Op.MarkMixing, 10)
+        r.tMs += 30000
+        r.step(true)
+        eq(r.cmd(Op.Arm).reject, Reject.Ok, "arm at 30 s")
+        eq(r.cmd(Op.Start).reject, Reject.Ok, "start at 30 s")
+        eq(r.countEvents(EventKind.Alarm, Reason.CementEarly), 1, "warned: before dough time (120 s)")
+        r.cmd(Op.Pause)
+        // later: past the setting warning and the working limit
+        await r.run(3000)
+        r.tMs += 420000
+        r.step(true)
+        r.cmd(Op.Resume)
+        eq(r.sup.state, State.Injecting, "resume at 7.1 min")
+        r.tick()
+        eq(r.countEvents(EventKind.Alarm, Reason.CementSetting), 1, "setting approaches warning (420 s)")
+        r.cmd(Op.Pause)
+        await r.run(3000)
+        r.tMs += 60000
+        r.step(true)
+        eq(r.cmd(Op.Resume).reject, Reject.CementTooOld, "refused past 480 s")
+        eq(r.sup.state, State.Paused, "still paused")
+    })
+})
