@@ -17,8 +17,9 @@ export class FakeI2CError extends Error {
 
 export class FakeNau7802 implements I2CPort {
     regs = Buffer.alloc(0x20)
-    /** "W reg value" and "R reg count" entries, in order */
+    /** "W reg value" and "R reg count" entries, in order (while logging) */
     log: string[] = []
+    logging = true
     /** only register writes, as [reg, value] */
     writes: number[][] = []
     /** false: every transfer fails like a missing device (NACK) */
@@ -35,6 +36,8 @@ export class FakeNau7802 implements I2CPort {
     revision = 0x0f
     /** code returned by the next conversions (24-bit two's complement range) */
     code = 0
+    /** ± this many LSB of deterministic dither on each conversion (a real ADC is never constant) */
+    noiseLsb = 0
     /** no conversions complete while true (stale sensor) */
     halted = false
     /** conversions so far */
@@ -50,7 +53,7 @@ export class FakeNau7802 implements I2CPort {
     }
 
     private reset() {
-        this.regs.fill(0)
+        this.regs = Buffer.alloc(0x20)
         this.regs[0x1f] = this.revision
         this.regs[0x06] = 0x80 // GCAL1 default 0x00800000 (gain 1.0)
         this.purReads = 0
@@ -77,11 +80,11 @@ export class FakeNau7802 implements I2CPort {
             }
             if (this.running() && !this.halted) {
                 const now = ds.millis()
-                if (!this.nextConvMs) this.nextConvMs = now + this.periodMs()
+                if (this.nextConvMs === 0) this.nextConvMs = now + this.periodMs()
                 if (now >= this.nextConvMs) {
                     this.nextConvMs += this.periodMs()
                     if (this.nextConvMs < now) this.nextConvMs = now + this.periodMs()
-                    this.latched = this.code
+                    this.latched = this.code + ((this.conversions % 3) - 1) * this.noiseLsb
                     this.conversions++
                     this.regs[0x00] |= 0x20
                 }
@@ -139,13 +142,13 @@ export class FakeNau7802 implements I2CPort {
         }
         let reg = writeBuf[0]
         for (let i = 1; i < writeBuf.length; ++i) {
-            this.log.push(`W ${reg} ${writeBuf[i]}`)
+            if (this.logging) this.log.push(`W ${reg} ${writeBuf[i]}`)
             this.writeByte(reg, writeBuf[i])
             reg++
         }
         const n = numRead || 0
         const out = Buffer.alloc(n)
-        if (n) this.log.push(`R ${reg} ${n}`)
+        if (n && this.logging) this.log.push(`R ${reg} ${n}`)
         for (let i = 0; i < n; ++i) out[i] = this.readByte(reg + i)
         return out
     }

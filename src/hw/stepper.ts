@@ -1,0 +1,336 @@
+/**
+ * Plunger stepper drive: speed ratio → step frequency, acceleration limit,
+ * DIR and EN handling. No DeviceScript roles or pins in here: the outputs are
+ * interfaces (hardware adapters in ./outputs.ts, recording fakes in the tests)
+ * and time is passed in, so the VM tests drive it tick by tick.
+ *
+ * Rules:
+ * - speed ratio 1.0 = DRIVE_MAX_PLUNGER_MM_PER_S (10 mm/s) of plunger travel,
+ *   negative = retract; steps/mm = fullStepsPerRev × microsteps × gearRatio / lead;
+ * - step frequency is clamped to maxStepHz and quantised to whole µs periods
+ *   (the PWM output takes a u16 period in µs, so below ~15.26 Hz it cannot step);
+ * - velocity changes at most accelMmPerS2 (a reversal ramps through zero,
+ *   stops the pulses, flips DIR, and starts again on the next tick);
+ * - any stop (speed 0, enabled = false, lock) drives EN to "disabled" FIRST,
+ *   synchronously, before the pulse output is told to stop; a stop also clears
+ *   the speed set-point, so re-enabling does not move until a new speed comes.
+ *
+ * Numbers are never used as conditions here (`x !== 0`, not `x`): the
+ * DeviceScript 2.16.4 runtime treats every non-integer number as false
+ * (runtime/devicescript/value.c, devs_value_to_bool), e.g. `if (0.5)` is false.
+ */
+import { DRIVE_MAX_PLUNGER_MM_PER_S } from "../core/geometry"
+
+export { DRIVE_MAX_PLUNGER_MM_PER_S }
+
+/** A logic-level output (EN, DIR, LED): level 0 or 1. */
+export interface DigitalOutput {
+    write(level: number): void
+}
+
+/** A square-wave output of a set period on the STEP pin. */
+export interface StepPulseOutput {
+    /** true when pulses can actually be produced (e.g. the PWM service is bound) */
+    ready(): boolean
+    /**
+     * 50 % square wave with this period (µs, 1..65535) for `leaseMs`; it stops
+     * by itself when the lease runs out unless play() is called again.
+     */
+    play(periodUs: number, leaseMs: number): Promise<void>
+    /** stop the square wave */
+    stop(): Promise<void>
+}
+
+export interface StepperGeometry {
+    /** lead screw travel per revolution, mm; default 2 */
+    leadMmPerRev?: number
+    /** motor full steps per revolution; default 200 */
+    fullStepsPerRev?: number
+    /** driver microstepping (MS pins on the driver board); default 16 */
+    microsteps?: number
+    /** motor revolutions per lead-screw revolution; default 1 (direct) */
+    gearRatio?: number
+}
+
+export interface StepperDriveOptions extends StepperGeometry {
+    /** driver / PWM step-rate limit, Hz; default 20000 */
+    maxStepHz?: number
+    /** acceleration limit of the plunger, mm/s²; default 20 */
+    accelMmPerS2?: number
+    /** EN input is active-low (A4988, DRV8825, TMC2209); default true */
+    enableActiveLow?: boolean
+    /** swap the DIR level that means "forward" (inject); default false */
+    dirInverted?: boolean
+    /** lifetime of one PWM command, ms (1..65535); default 2000 */
+    pulseLeaseMs?: number
+    /** longest time step used for the ramp, ms (after a stall); default 50 */
+    maxTickMs?: number
+}
+
+/** longest and shortest period the PWM output takes, µs */
+export const STEP_PERIOD_MAX_US = 65535
+export const STEP_PERIOD_MIN_US = 2
+/** lowest producible step rate, Hz (period 65535 µs) */
+export const STEP_HZ_MIN = 1e6 / STEP_PERIOD_MAX_US
+
+/** microsteps per mm of plunger travel */
+export function stepsPerMm(g: StepperGeometry): number {
+    const lead = g.leadMmPerRev ?? 2
+    const steps = g.fullStepsPerRev ?? 200
+    const micro = g.microsteps ?? 16
+    const gear = g.gearRatio ?? 1
+    return (steps * micro * gear) / lead
+}
+
+/** Jacdac Motor speed ratio → signed plunger speed, mm/s (clamped to ±1, NaN → 0) */
+export function speedRatioToMmPerS(ratio: number): number {
+    if (isNaN(ratio)) return 0
+    return Math.constrain(ratio, -1, 1) * DRIVE_MAX_PLUNGER_MM_PER_S
+}
+
+/** signed plunger speed → signed step frequency, |Hz| clamped to maxStepHz */
+export function mmPerSToStepHz(
+    mmPerS: number,
+    g: StepperGeometry,
+    maxStepHz: number
+): number {
+    const hz = mmPerS * stepsPerMm(g)
+    return Math.constrain(hz, -maxStepHz, maxStepHz)
+}
+
+/**
+ * |step frequency| → PWM period in whole µs; 0 when the frequency is below
+ * what a u16 period can produce (no pulses).
+ */
+export function stepHzToPeriodUs(hz: number): number {
+    const a = Math.abs(hz)
+    if (!(a >= STEP_HZ_MIN)) return 0
+    const p = Math.round(1e6 / a)
+    return Math.constrain(p, STEP_PERIOD_MIN_US, STEP_PERIOD_MAX_US)
+}
+
+/**
+ * Move `current` toward `target` by at most `maxDelta`, never jumping across
+ * zero in one step (a reversal lands on 0 first).
+ */
+export function rampToward(
+    current: number,
+    target: number,
+    maxDelta: number
+): number {
+    let next: number
+    if (target > current) next = Math.min(target, current + maxDelta)
+    else next = Math.max(target, current - maxDelta)
+    if ((current > 0 && next < 0) || (current < 0 && next > 0)) return 0
+    return next
+}
+
+/** Why the drive refuses to run (0 = it may run). */
+export const DRIVE_OK = 0
+export const DRIVE_LOCKED = 1
+export const DRIVE_NO_PULSE_OUTPUT = 2
+
+export class StepperDrive {
+    readonly stepsPerMm: number
+    readonly maxStepHz: number
+    readonly accelMmPerS2: number
+    readonly enableActiveLow: boolean
+    readonly dirInverted: boolean
+    readonly pulseLeaseMs: number
+    readonly maxTickMs: number
+
+    /** Motor.enabled as last written */
+    enabled = false
+    /** speed set-point, ratio −1..1 (0 after any stop) */
+    targetRatio = 0
+    /** ramped plunger velocity, mm/s (signed) */
+    velocityMmPerS = 0
+    /** PWM period now playing, µs (0 = no pulses) */
+    playingPeriodUs = 0
+    /** direction last written to DIR: +1 forward, −1 retract, 0 never */
+    dirSign = 0
+    /** EN currently at its "enabled" level */
+    enOn = false
+    /** non-empty: the drive is locked out (e.g. wrong board) */
+    lockReason = ""
+    /** set by startStepperDrive: role name of a client bound to its Motor server */
+    clientRoleName = ""
+
+    private lastTickMs = -1
+    private refreshAtMs = 0
+    private busy = false
+    /** bumped by every stop; a tick that awaited across a stop gives up */
+    private gen = 0
+
+    constructor(
+        readonly step: StepPulseOutput,
+        readonly dir: DigitalOutput,
+        readonly en: DigitalOutput,
+        options?: StepperDriveOptions
+    ) {
+        const o = options || {}
+        this.stepsPerMm = stepsPerMm(o)
+        this.maxStepHz = Math.constrain(o.maxStepHz ?? 20000, 1, 250000)
+        this.accelMmPerS2 = o.accelMmPerS2 ?? 20
+        this.enableActiveLow = o.enableActiveLow ?? true
+        this.dirInverted = o.dirInverted ?? false
+        this.pulseLeaseMs = Math.constrain(o.pulseLeaseMs ?? 2000, 20, 65535)
+        this.maxTickMs = o.maxTickMs ?? 50
+        // boot state: disabled, forward
+        this.en.write(this.enLevel(false))
+    }
+
+    /** EN pin level for the enabled / disabled state */
+    enLevel(on: boolean): number {
+        return on !== this.enableActiveLow ? 1 : 0
+    }
+
+    /** DIR pin level for a direction sign */
+    dirLevel(sign: number): number {
+        const fwd = sign >= 0
+        return fwd !== this.dirInverted ? 1 : 0
+    }
+
+    /** signed step rate now playing, Hz (0 when stopped) */
+    stepHz(): number {
+        if (this.playingPeriodUs === 0) return 0
+        return (this.dirSign * 1e6) / this.playingPeriodUs
+    }
+
+    /** why the drive cannot run now (DRIVE_*) */
+    inhibit(): number {
+        if (this.lockReason) return DRIVE_LOCKED
+        if (!this.step.ready()) return DRIVE_NO_PULSE_OUTPUT
+        return DRIVE_OK
+    }
+
+    /**
+     * The hard stop: EN to "disabled" first (synchronously), set-point and
+     * velocity to 0, then stop the pulses.
+     */
+    async hardStop(): Promise<void> {
+        this.gen++
+        this.en.write(this.enLevel(false))
+        this.enOn = false
+        this.targetRatio = 0
+        this.velocityMmPerS = 0
+        this.playingPeriodUs = 0
+        // an unbound output gets no command (its lease runs out by itself)
+        if (this.step.ready()) await this.step.stop()
+    }
+
+    async setEnabled(on: boolean): Promise<void> {
+        if (!on) {
+            this.enabled = false
+            await this.hardStop()
+            return
+        }
+        this.enabled = true
+    }
+
+    /** new speed set-point; 0 (or NaN) is a hard stop */
+    async setSpeed(ratio: number, nowMs: number): Promise<void> {
+        const r = isNaN(ratio) ? 0 : Math.constrain(ratio, -1, 1)
+        if (r === 0) {
+            await this.hardStop()
+            return
+        }
+        this.targetRatio = r
+        await this.tick(nowMs)
+    }
+
+    /** lock the drive out (EN held disabled) until unlock() */
+    async lock(reason: string): Promise<void> {
+        this.lockReason = reason || "locked"
+        await this.hardStop()
+    }
+
+    unlock() {
+        this.lockReason = ""
+    }
+
+    /** Advance the ramp to `nowMs` and update EN, DIR and the PWM output. */
+    async tick(nowMs: number): Promise<void> {
+        if (this.busy) return
+        this.busy = true
+        try {
+            await this.tickInner(nowMs)
+        } finally {
+            this.busy = false
+        }
+    }
+
+    private async tickInner(nowMs: number) {
+        const gen = this.gen
+        let dtMs = this.lastTickMs < 0 ? 0 : nowMs - this.lastTickMs
+        this.lastTickMs = nowMs
+        dtMs = Math.constrain(dtMs, 0, this.maxTickMs)
+
+        const running =
+            this.enabled && this.targetRatio !== 0 && this.inhibit() === DRIVE_OK
+        if (!running) {
+            // an inhibited drive (locked, no pulse output) also drops its
+            // set-point, so it cannot start by itself once the cause clears
+            const inhibited = this.inhibit() !== DRIVE_OK
+            if (
+                this.enOn ||
+                this.playingPeriodUs !== 0 ||
+                this.velocityMmPerS !== 0 ||
+                (inhibited && this.targetRatio !== 0)
+            )
+                await this.hardStop()
+            return
+        }
+
+        const targetMmPerS = speedRatioToMmPerS(this.targetRatio)
+        const v = rampToward(
+            this.velocityMmPerS,
+            targetMmPerS,
+            (this.accelMmPerS2 * dtMs) / 1000
+        )
+        this.velocityMmPerS = v
+        const hz = Math.constrain(
+            v * this.stepsPerMm,
+            -this.maxStepHz,
+            this.maxStepHz
+        )
+        const period = stepHzToPeriodUs(hz)
+        const sign = v > 0 ? 1 : v < 0 ? -1 : 0
+
+        if (!this.enOn) {
+            this.en.write(this.enLevel(true))
+            this.enOn = true
+        }
+
+        if (sign !== 0 && sign !== this.dirSign) {
+            if (this.playingPeriodUs !== 0) {
+                this.playingPeriodUs = 0
+                await this.step.stop()
+                if (gen !== this.gen) return
+            }
+            this.dir.write(this.dirLevel(sign))
+            const first = this.dirSign === 0
+            this.dirSign = sign
+            // after a reversal, give DIR a tick before the first new pulse
+            if (!first) return
+        }
+
+        if (period === 0) {
+            if (this.playingPeriodUs !== 0) {
+                this.playingPeriodUs = 0
+                await this.step.stop()
+            }
+            return
+        }
+        if (period !== this.playingPeriodUs || nowMs >= this.refreshAtMs) {
+            await this.step.play(period, this.pulseLeaseMs)
+            if (gen !== this.gen) {
+                // a stop came in while the command was on its way
+                await this.step.stop()
+                return
+            }
+            this.playingPeriodUs = period
+            this.refreshAtMs = nowMs + (this.pulseLeaseMs >> 1)
+        }
+    }
+}
