@@ -30,6 +30,7 @@ import { i2c } from "@devicescript/i2c"
 import {
     HW_BOARD_NAME_PREFIX,
     HW_DRIVE,
+    HW_ENCODER_COUNTS_PER_MM,
     HW_LOAD_CELL,
 } from "./hw/hwconfig"
 import { startLoadCell } from "./hw/loadcell"
@@ -92,7 +93,9 @@ const loadCell = startLoadCell({ ...HW_LOAD_CELL, port: i2c })
 startStatusLed({ out: new GpioOutput(pins.STATUS_LED, 0) })
 
 // the injector's own service (telemetry and commands), as in src/main.ts
-const injector = new InjectorServer(new Supervisor())
+const supervisor = new Supervisor()
+supervisor.cfg.encoderCountsPerMm = HW_ENCODER_COUNTS_PER_MM
+const injector = new InjectorServer(supervisor)
 startServer(injector, { roleName: "injector" })
 
 await runInjector(injector, {

@@ -129,12 +129,12 @@ describe("PRS pressure", () => {
 async function leakSignature(auto: number) {
     const r = new Rig()
     await r.startInjecting("C2", 3)
-    if (auto) r.cmd(Op.SetThreshold, Threshold.LeakAutoPause, 1, Source.Local)
+    if (auto === 1) r.cmd(Op.SetThreshold, Threshold.LeakAutoPause, 1, Source.Local)
     await r.run(5000)
     r.plant.resistance *= 0.7 // a large leak path opens
     await r.run(2000, () => r.countEvents(EventKind.Alarm, Reason.LeakSuspected) > 0)
     eq(r.countEvents(EventKind.Alarm, Reason.LeakSuspected), 1, `leakSuspected events (autoPause ${auto})`)
-    if (auto) {
+    if (auto === 1) {
         r.tick()
         eq(r.sup.state, State.Paused, "auto-pause on signature")
         eq(r.sup.reason, Reason.LeakSuspected, "reason")

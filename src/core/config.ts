@@ -1,3 +1,5 @@
+import { ENCODER_COUNTS_PER_MM } from "./geometry"
+
 // Tunable limits with their defaults, bounds and safe direction. Defaults
 // marked (P) are provisional (REQUIREMENTS.md): the simulator measures them.
 
@@ -51,6 +53,8 @@ export interface Config {
     loadCellMaxN: number
     /** FAULT-5 persist the level's volume at least every this many mL */
     persistEveryMl: number
+    /** VOL-1 encoder counts per mm of plunger travel (drive train) */
+    encoderCountsPerMm: number
 }
 
 export function defaultConfig(): Config {
@@ -81,6 +85,7 @@ export function defaultConfig(): Config {
         confirmTimeoutMs: 10000,
         loadCellMaxN: 2000,
         persistEveryMl: 0.05,
+        encoderCountsPerMm: ENCODER_COUNTS_PER_MM,
     }
 }
 

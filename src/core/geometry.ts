@@ -7,8 +7,10 @@ export const G_MPS2 = 9.80665
 export const DRIVE_MAX_PLUNGER_MM_PER_S = 10
 
 /**
- * Drive train: 2 mm lead screw, 600 PPR quadrature encoder = 2400 edges/rev
- * -> 1200 counts per mm of plunger travel (CLINICAL-BASIS, Sensors).
+ * Default drive train: 2 mm lead screw, 600 PPR quadrature encoder counted
+ * on every edge = 2400 counts/rev -> 1200 counts per mm of plunger travel
+ * (CLINICAL-BASIS, Sensors). Config.encoderCountsPerMm overrides it: the
+ * DeviceScript encoder server on the boards counts whole cycles (300/mm).
  */
 export const ENCODER_COUNTS_PER_MM = 1200
 
@@ -36,9 +38,9 @@ export function plungerAreaMm2(boreMm: number): number {
 }
 
 /** mL per encoder count from geometry alone (before volume calibration). */
-export function geometricMlPerCount(boreMm: number): number {
-    // area mm^2 x 1 mm = mm^3 = 1e-3 mL, per ENCODER_COUNTS_PER_MM counts
-    return plungerAreaMm2(boreMm) / 1000 / ENCODER_COUNTS_PER_MM
+export function geometricMlPerCount(boreMm: number, countsPerMm: number = ENCODER_COUNTS_PER_MM): number {
+    // area mm^2 x 1 mm = mm^3 = 1e-3 mL, per countsPerMm counts
+    return plungerAreaMm2(boreMm) / 1000 / countsPerMm
 }
 
 /**

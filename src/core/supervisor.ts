@@ -30,7 +30,6 @@ import { Config, defaultConfig, getThreshold, setThreshold, Threshold, THRESHOLD
 import {
     DEFAULT_SYRINGE,
     DRIVE_MAX_PLUNGER_MM_PER_S,
-    ENCODER_COUNTS_PER_MM,
     G_MPS2,
     geometricMlPerCount,
     plungerAreaMm2,
@@ -196,6 +195,7 @@ export class Supervisor {
     /** FLOW-1 closed-loop trim of the drive, 0.9..1.1 */
     flowTrim = 1
     private estop = false
+    private estopPresent = true
     private encoderPresent = false
     private lastHeartbeatMs = 0
     private rate = new RateEstimator()
@@ -224,7 +224,7 @@ export class Supervisor {
     // ------------------------------------------------------------ derived values
 
     mlPerCount(): number {
-        return geometricMlPerCount(SYRINGES[this.syringe].boreMm) * this.volumeScale
+        return geometricMlPerCount(SYRINGES[this.syringe].boreMm, this.cfg.encoderCountsPerMm) * this.volumeScale
     }
 
     deliveredMl(): number {
@@ -268,6 +268,7 @@ export class Supervisor {
         const dtMs = this.lastStepMs < 0 ? 0 : Math.max(0, now - this.lastStepMs)
         this.lastStepMs = now
         this.estop = inp.estop
+        this.estopPresent = inp.estopPresent
         this.encoderPresent = inp.encoderPresent
         this.fired = []
         this.senseEncoder(inp, now, dtMs)
@@ -334,7 +335,7 @@ export class Supervisor {
             this.flowRefMs = now
         }
         // FAULT-2: more travel than the drive can make in dtMs (x2 + margin)
-        const maxCounts = (DRIVE_MAX_PLUNGER_MM_PER_S * ENCODER_COUNTS_PER_MM * dtMs) / 500 + 50
+        const maxCounts = (DRIVE_MAX_PLUNGER_MM_PER_S * this.cfg.encoderCountsPerMm * dtMs) / 500 + 50
         const d = c - this.count
         if (active && (d > maxCounts || -d > maxCounts || !isInt(c))) this.fire(Check.EncoderJump)
         this.count = c
@@ -371,8 +372,8 @@ export class Supervisor {
     private evaluate(now: number) {
         const s = this.state
         const cfg = this.cfg
-        if (this.estop) this.fire(Check.Estop)
         const watching = s === State.Injecting || s === State.Paused || this.motion !== Motion.Off
+        if (this.estop || (watching && !this.estopPresent)) this.fire(Check.Estop)
         if (watching) {
             if (this.lastSampleMs < 0 || now - this.lastSampleMs > cfg.staleMs) this.fire(Check.SensorStale)
             else if (this.sampleBad === Reason.SensorNaN) this.fire(Check.SensorNaN)
@@ -400,7 +401,7 @@ export class Supervisor {
     }
 
     private actionOf(c: Check): Action {
-        if (c === Check.LeakSuspected && this.cfg.leakAutoPause) return Action.Pause
+        if (c === Check.LeakSuspected && this.cfg.leakAutoPause === 1) return Action.Pause
         return CHECKS[c].action
     }
 
@@ -555,15 +556,22 @@ export class Supervisor {
                 flow = -cfg.retractMlPerMin
             }
         }
-        if (this.estop) {
+        if (this.estop || !this.estopPresent) {
             enabled = false
             flow = 0
         }
         this.cmdFlowMlPerMin = enabled ? flow : 0
-        const mlPerMm = mlc * ENCODER_COUNTS_PER_MM
+        const mlPerMm = mlc * this.cfg.encoderCountsPerMm
+        let ratio = enabled ? speedRatioFor(this.cmdFlowMlPerMin, mlPerMm) : 0
+        // never hand a non-number to the drive (a NaN speed decodes as -1)
+        if (!finite(ratio)) {
+            ratio = 0
+            enabled = false
+            this.cmdFlowMlPerMin = 0
+        }
         this.out.enabled = enabled
         this.out.flowMlPerMin = this.cmdFlowMlPerMin
-        this.out.speedRatio = enabled ? speedRatioFor(this.cmdFlowMlPerMin, mlPerMm) : 0
+        this.out.speedRatio = ratio
         const d = this.deliveredMl()
         if (d - this.lastPersistMl >= cfg.persistEveryMl) this.persistDue = true
     }
@@ -733,7 +741,7 @@ export class Supervisor {
                 if (!this.argsOk(cmd, 1)) return Reject.BadNumber
                 if (s !== State.Idle || this.motion !== Motion.Off) return Reject.WrongState
                 if (a < 0.05 || a > 100) return Reject.OutOfRange
-                if (!(this.calFlags & CAL_TARE)) return Reject.NotCalibrated
+                if ((this.calFlags & CAL_TARE) === 0) return Reject.NotCalibrated
                 if (!this.sensorReady(now)) return Reject.SensorNotReady
                 const g = this.gainFor(a)
                 if (!finite(g) || g < 0.5 || g > 2) return Reject.Implausible
@@ -750,7 +758,7 @@ export class Supervisor {
             case Op.ClearFault:
                 if (s !== State.Fault) return Reject.WrongState
                 if (src === Source.Host) return Reject.Ok // held until the local confirm
-                if (this.estop) return Reject.EstopActive
+                if (this.estop || !this.estopPresent) return Reject.EstopActive
                 if (!this.encoderPresent || !this.sensorReady(now)) return Reject.ConditionActive
                 return Reject.Ok
             case Op.SetRemoteMode:
@@ -778,7 +786,7 @@ export class Supervisor {
 
     /** Common preconditions for any forward motion. */
     private readyToMove(now: number): Reject {
-        if (this.estop) return Reject.EstopActive
+        if (this.estop || !this.estopPresent) return Reject.EstopActive
         if (!this.calibrated()) return Reject.NotCalibrated
         if (!this.sensorReady(now)) return Reject.SensorNotReady
         if (!this.encoderPresent || !this.countValid) return Reject.EncoderNotReady
@@ -800,7 +808,7 @@ export class Supervisor {
     }
 
     private volumeScaleFor(counts: number, measuredUl: number): number {
-        return measuredUl / 1000 / (counts * geometricMlPerCount(SYRINGES[this.syringe].boreMm))
+        return measuredUl / 1000 / (counts * geometricMlPerCount(SYRINGES[this.syringe].boreMm, this.cfg.encoderCountsPerMm))
     }
 
     private exec(now: number, cmd: Command) {

@@ -103,30 +103,30 @@ export const enum Clear {
     OnLocalReset = 3, // clear-fault confirmed on the device
 }
 
-/** Commands. Numbers are the wire command codes' order, not Jacdac codes. */
+/** Commands; values are the Cement Injector service command codes. */
 export enum Op {
-    Arm = 1,
-    Start = 2,
-    Pause = 3,
-    LeakSeen = 4,
-    Resume = 5,
-    Abort = 6,
-    Finish = 7,
-    SetLevel = 8,
-    SetCap = 9,
-    SetFlow = 10,
-    SetSyringe = 11,
-    MarkMixing = 12,
-    Tare = 13,
-    CalibrateGain = 14,
-    CalibrateVolume = 15,
-    ClearFault = 16,
-    Heartbeat = 17,
-    SetRemoteMode = 18,
-    SetBenchMode = 19,
-    SetThreshold = 20,
-    OverrideLeakLimit = 21,
-    Disarm = 22,
+    Arm = 0x80,
+    Start = 0x81,
+    Pause = 0x82,
+    LeakSeen = 0x83,
+    Resume = 0x84,
+    Abort = 0x85,
+    Finish = 0x86,
+    SetLevel = 0x87,
+    SetCap = 0x88,
+    SetFlow = 0x89,
+    SetSyringe = 0x8a,
+    MarkMixing = 0x8b,
+    Tare = 0x8c,
+    CalibrateGain = 0x8d,
+    CalibrateVolume = 0x8e,
+    ClearFault = 0x8f,
+    Heartbeat = 0x90,
+    SetRemoteMode = 0x91,
+    SetBenchMode = 0x92,
+    SetThreshold = 0x93,
+    OverrideLeakLimit = 0x94,
+    Disarm = 0x95,
 }
 
 export const enum Source {
@@ -161,6 +161,11 @@ export interface Inputs {
     encoderPresent: boolean
     /** e-stop input is active */
     estop: boolean
+    /**
+     * the e-stop input is connected (bound and reporting). A missing e-stop
+     * blocks any start and, while a level is active, acts as a pressed one.
+     */
+    estopPresent: boolean
 }
 
 /** The one motor command, produced by the supervisor only. */

@@ -75,7 +75,7 @@ export class Plant {
     forceN(): number {
         const dir = this.velMmPerS > 0 ? 1 : this.velMmPerS < 0 ? -1 : 0
         const f = (this.pressurePa * this.areaMm2()) / 1e6 + dir * this.frictionN
-        return f + (this.noiseN ? (this.rand() * 2 - 1) * this.noiseN : 0)
+        return f + (this.noiseN !== 0 ? (this.rand() * 2 - 1) * this.noiseN : 0)
     }
 
     counts(): number {
@@ -88,6 +88,7 @@ export class Rig {
     plant = new Plant()
     tMs = 1000
     estop = false
+    estopPresent = true
     encoderPresent = true
     /** load-cell override: NaN or a fixed kg value replaces the plant's force */
     kgOverride: number = undefined
@@ -112,6 +113,7 @@ export class Rig {
             encoderCount: this.plant.counts() + this.countOffset,
             encoderPresent: this.encoderPresent,
             estop: this.estop,
+            estopPresent: this.estopPresent,
         })
         this.steps++
         this.last = { enabled: cmd.enabled, speedRatio: cmd.speedRatio, flowMlPerMin: cmd.flowMlPerMin }

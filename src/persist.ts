@@ -1,0 +1,77 @@
+// FAULT-5 / TEL-3 / BOARD-3: what survives a restart, in the settings store.
+// Keys <= 13 chars, values well under ~200 B (TOOLCHAIN.md): short field
+// names, one record per key, each with a checksum so a torn or corrupt write
+// reads as "missing" rather than as wrong numbers.
+import { readSetting, writeSetting } from "@devicescript/settings"
+import { CalibrationSnapshot, LevelSnapshot } from "./core"
+
+export const KEY_CAL = "inj.cal"
+export const KEY_LEVEL = "inj.lvl"
+
+/**
+ * Polynomial hash of the text, kept below 2^24 so it stays exact in plain
+ * number arithmetic (no 32-bit bit operations, whose wrap-around differs
+ * between runtimes): any changed digit changes it.
+ */
+export function checksum(text: string): number {
+    let h = 5381
+    for (let i = 0; i < text.length; ++i) h = (h * 31 + text.charCodeAt(i)) % 16777213
+    return h
+}
+
+function seal(fields: number[]): number[] {
+    const out = fields.slice(0)
+    out.push(checksum(JSON.stringify(fields)))
+    return out
+}
+
+function unseal(v: any, n: number): number[] {
+    if (!Array.isArray(v) || v.length !== n + 1) return null
+    const fields = (v as number[]).slice(0, n)
+    for (let i = 0; i < n; ++i) if (typeof fields[i] !== "number" || isNaN(fields[i])) return null
+    return checksum(JSON.stringify(fields)) === v[n] ? fields : null
+}
+
+export function encodeCalibration(c: CalibrationSnapshot): number[] {
+    return seal([c.tareKg, c.gain, c.volumeScale, c.flags])
+}
+
+export function decodeCalibration(v: any): CalibrationSnapshot {
+    const f = unseal(v, 4)
+    if (!f) return null
+    return { tareKg: f[0], gain: f[1], volumeScale: f[2], flags: f[3] }
+}
+
+export function encodeLevel(l: LevelSnapshot): number[] {
+    return seal([l.level, l.capMl, l.deliveredMl, l.state, l.pauses, l.leakPauses, l.overrides])
+}
+
+export function decodeLevel(v: any): LevelSnapshot {
+    const f = unseal(v, 7)
+    if (!f) return null
+    return {
+        level: f[0],
+        capMl: f[1],
+        deliveredMl: f[2],
+        state: f[3],
+        pauses: f[4],
+        leakPauses: f[5],
+        overrides: f[6],
+    }
+}
+
+export async function loadCalibration(): Promise<CalibrationSnapshot> {
+    return decodeCalibration(await readSetting(KEY_CAL, null))
+}
+
+export async function loadLevel(): Promise<LevelSnapshot> {
+    return decodeLevel(await readSetting(KEY_LEVEL, null))
+}
+
+export async function saveCalibration(c: CalibrationSnapshot) {
+    await writeSetting(KEY_CAL, encodeCalibration(c))
+}
+
+export async function saveLevel(l: LevelSnapshot) {
+    await writeSetting(KEY_LEVEL, encodeLevel(l))
+}
