@@ -27,6 +27,7 @@ function walk(dir) {
     const out = []
     for (const name of readdirSync(dir)) {
         const p = join(dir, name)
+        if (p === join("test", "node")) continue // Node tests (scripts/test.mjs)
         if (statSync(p).isDirectory()) out.push(...walk(p))
         else if (name.endsWith(".test.ts")) out.push(p)
     }

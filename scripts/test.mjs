@@ -34,7 +34,7 @@ const mv = /vm: (\d+) passed, (\d+) failed/.exec(vm.out)
 passed += mv ? +mv[1] : 0
 failed += mv ? +mv[2] : 1
 
-const nodeTests = ["sim/test", "host/test"]
+const nodeTests = ["test/node", "sim/test", "host/test"]
     .filter(d => existsSync(d))
     .flatMap(d => readdirSync(d).filter(f => f.endsWith(".test.ts")).map(f => `${d}/${f}`))
 if (nodeTests.length) {
