@@ -1,8 +1,8 @@
 // Cost of one control step in the VM (normal mode, no GC stress):
 //   npm run bench:step
 // Runs Supervisor.step() while injecting at 3 mL/min against the test rig's
-// plant, in chunks of 200 steps between awaits (the VM panics after ~10-15 k
-// calls without one), and prints microseconds per step.
+// plant, in chunks of 50 steps between awaits (the VM panics after ~128 k
+// instructions without one; a step is several hundred), and prints microseconds per step.
 import * as ds from "@devicescript/core"
 import { Op, Source, State } from "../src/core"
 import { Rig } from "../test/lib/rig"
@@ -26,7 +26,7 @@ async function measure(label: string, withPlant: boolean) {
     let n = 0
     const t0 = ds.millis()
     while (ds.millis() - t0 < 3000) {
-        for (let i = 0; i < 200; ++i) {
+        for (let i = 0; i < 50; ++i) {
             if (withPlant) r.tick()
             else {
                 inp.tMs += 12.5
@@ -35,7 +35,7 @@ async function measure(label: string, withPlant: boolean) {
                 r.sup.drainEvents()
             }
         }
-        n += 200
+        n += 50
         await ds.sleep(0)
     }
     const dt = ds.millis() - t0
