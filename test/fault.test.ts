@@ -23,6 +23,20 @@ describe("FAULT safe behaviour", () => {
         figure("FAULT-1 stale detection after last sample", tripMs, "ms")
     })
 
+    test("FAULT-1: without force sensing the drive retracts at most 0.1 mL (encoder-bounded), then is disabled", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(5000)
+        const before = r.plungerMl()
+        r.sampling = false
+        await r.run(2000)
+        eq(r.sup.state, State.Fault, "fault")
+        eq(r.sup.reason, Reason.SensorStale, "stale")
+        eq(r.last.enabled, false, "driver disabled after the blind retraction")
+        const back = before - r.plungerMl()
+        ok(back > 0.05 && back <= 0.1 + 0.01, `retracted ${back} mL (0.1 mL blind limit)`)
+    })
+
     test("FAULT-1: NaN and saturated samples -> fault(sensor) in the same step", async () => {
         const kgs = [NaN, 2000 / 9.80665, -2000 / 9.80665]
         const reasons = [Reason.SensorNaN, Reason.SensorSaturated, Reason.SensorSaturated]

@@ -41,6 +41,8 @@ export interface Config {
     retractMlPerMin: number
     /** LEAK-2 retraction limit, mL */
     retractMaxMl: number
+    /** FAULT-1 retraction without force sensing (sensor fault), mL */
+    blindRetractMl: number
     /** LEAK-2 retract until force < this fraction of the pre-pause force */
     retractForceFraction: number
     /** FLOW-3 cement clock, s since mixing */
@@ -79,6 +81,7 @@ export function defaultConfig(): Config {
         retractMlPerMin: 30,
         retractMaxMl: 0.3,
         retractForceFraction: 0.1,
+        blindRetractMl: 0.1,
         doughS: 120,
         settingWarnS: 420,
         workingLimitS: 480,

@@ -494,6 +494,7 @@ export class Supervisor {
     private endLevel(now: number, to: State, reason: Reason) {
         this.enter(now, to, reason)
         if (this.motion === Motion.Advance) this.beginRetract(now, true)
+        else if (this.motion === Motion.Hold) this.motion = Motion.Off
         this.closeRecord(now)
     }
 
@@ -547,8 +548,10 @@ export class Supervisor {
         } else if (this.motion === Motion.Retract) {
             const retractedMl = (this.retractStartCount - this.count) * mlc
             const relieved = this.retractUsesForce && this.forceN < cfg.retractForceFraction * this.prePauseForceN
+            // without force sensing, retract only the short blind volume
+            const limitMl = this.retractUsesForce ? cfg.retractMaxMl : Math.min(cfg.retractMaxMl, cfg.blindRetractMl)
             const maxMs = (cfg.retractMaxMl / cfg.retractMlPerMin) * 60000 * 2 + 500
-            if (relieved || retractedMl >= cfg.retractMaxMl || now - this.retractStartMs > maxMs) {
+            if (relieved || retractedMl >= limitMl || now - this.retractStartMs > maxMs) {
                 this.motion = this.state === State.Paused ? Motion.Hold : Motion.Off
                 this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(retractedMl * 1e6), 0)
             } else {
@@ -999,7 +1002,8 @@ export class Supervisor {
         }
         if (lvl && lvl.level >= 0 && lvl.level < LEVELS.length) {
             this.level = lvl.level
-            this.capMl = lvl.capMl
+            // a stored cap never exceeds the level's override ceiling (VOL-2)
+            this.capMl = Math.min(lvl.capMl, LEVELS[lvl.level].ceilingMl)
             this.deliveredOffsetMl = lvl.deliveredMl
             this.lastPersistMl = lvl.deliveredMl
             this.pauses = lvl.pauses
