@@ -161,6 +161,9 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     async disarm() {
         await this.run(Op.Disarm)
     }
+    async calibrationDrive(args: any) {
+        await this.run(Op.CalibrationDrive, arg(args, 0))
+    }
 
     // ---- pushed data
     /** One unsolicited telemetry batch (TEL-2); `samples` holds 5 values per sample. */

@@ -175,6 +175,12 @@ export class Supervisor {
     private prePauseForceN = 0
     pauseMs = 0
     private takingUp = false
+    /** BOARD-3: driving a set distance for volume calibration */
+    calDriving = false
+    private calTargetCount = 0
+    private calStartCount = 0
+    /** counts moved by the last completed calibration drive */
+    calDriveCounts = 0
     private stableSinceMs = -1
     private riseSettled = false
     riseArmed = false
@@ -313,7 +319,7 @@ export class Supervisor {
             this.riseSettled = true
         if (this.riseArmed && above >= this.cfg.riseSamples) this.fire(Check.Blockage)
         this.leakDrop = this.leak.add(now, this.pressurePa)
-        if (this.state === State.Injecting && this.pressurePa > this.cfg.overpressurePa) this.fire(Check.Overpressure)
+        if (this.motion === Motion.Advance && this.pressurePa > this.cfg.overpressurePa) this.fire(Check.Overpressure)
     }
 
     private senseEncoder(inp: Inputs, now: number, dtMs: number) {
@@ -427,6 +433,8 @@ export class Supervisor {
         if (best < 0) return
         const reason = CHECKS[best].reason
         const s = this.state
+        // a calibration drive stops on anything stronger than a warning
+        if (this.calDriving && bestAction >= Action.Pause) this.stopCalDrive(now, reason)
         if (bestAction === Action.Fault) {
             if (s !== State.Fault) this.enterFault(now, reason)
         } else if (bestAction === Action.Stop) {
@@ -534,7 +542,14 @@ export class Supervisor {
             const target = this.flowMlPerMin * this.flowTrim
             flow = Math.min(target, this.cmdFlowMlPerMin + stepUp)
             if (flow < 0) flow = 0
-            if (this.takingUp && this.count >= this.hwCount) {
+            if (this.calDriving && this.count >= this.calTargetCount) {
+                this.calDriving = false
+                this.calDriveCounts = this.count - this.calStartCount
+                this.motion = Motion.Off
+                this.emit(EventKind.Info, now, Reason.CalDriveDone, this.calDriveCounts, 0)
+                enabled = false
+                flow = 0
+            } else if (this.takingUp && this.count >= this.hwCount) {
                 this.takingUp = false
                 this.emit(EventKind.Info, now, Reason.SlackTaken, 0, 0)
             }
@@ -645,6 +660,7 @@ export class Supervisor {
             case Op.Start:
             case Op.Resume:
             case Op.OverrideLeakLimit:
+            case Op.CalibrationDrive:
             case Op.Tare:
             case Op.CalibrateGain:
             case Op.CalibrateVolume:
@@ -782,6 +798,16 @@ export class Supervisor {
             case Op.OverrideLeakLimit:
                 if (this.level < 0 || this.levelEnded) return Reject.WrongState
                 return Reject.Ok
+            case Op.CalibrationDrive:
+                // BOARD-3: bench only (no level in progress), driver idle
+                if (!isInt(a)) return Reject.BadNumber
+                if (a < 100 || a > 50 * this.cfg.encoderCountsPerMm) return Reject.OutOfRange
+                if (s !== State.Idle || this.motion !== Motion.Off || (this.levelStarted && !this.levelEnded))
+                    return Reject.WrongState
+                if (this.estop || !this.estopPresent) return Reject.EstopActive
+                if (!this.sensorReady(now)) return Reject.SensorNotReady
+                if (!this.encoderPresent || !this.countValid) return Reject.EncoderNotReady
+                return Reject.Ok
             default:
                 return Reject.UnknownCommand
         }
@@ -820,6 +846,7 @@ export class Supervisor {
         switch (cmd.op) {
             case Op.Pause:
                 if (s === State.Injecting) this.pause(now, Reason.OperatorPause)
+                else if (this.calDriving) this.stopCalDrive(now, Reason.OperatorPause)
                 break
             case Op.LeakSeen:
                 if (s === State.Injecting) this.leakPause(now, Reason.LeakSeen)
@@ -835,7 +862,7 @@ export class Supervisor {
             case Op.Abort:
                 if (s === State.Injecting || s === State.Paused || s === State.Ready) {
                     this.endLevel(now, State.Aborted, Reason.OperatorAbort)
-                }
+                } else if (this.calDriving) this.stopCalDrive(now, Reason.OperatorAbort)
                 break
             case Op.Finish:
                 if (s === State.Injecting || s === State.Paused) this.endLevel(now, State.Completed, Reason.Finished)
@@ -932,12 +959,26 @@ export class Supervisor {
                 setThreshold(this.cfg, a, cmd.b)
                 this.emit(EventKind.Info, now, Reason.ThresholdChanged, a, cmd.b)
                 break
+            case Op.CalibrationDrive:
+                this.calDriving = true
+                this.calStartCount = this.count
+                this.calTargetCount = this.count + a
+                this.calDriveCounts = 0
+                this.beginAdvance()
+                break
             case Op.OverrideLeakLimit:
                 this.leakLimitOverride = true
                 this.overrides++
                 this.emit(EventKind.Info, now, Reason.LeakLimitOverride, this.leakPauses, 0)
                 break
         }
+    }
+
+    private stopCalDrive(now: number, reason: Reason) {
+        this.calDriving = false
+        this.calDriveCounts = 0
+        if (this.motion === Motion.Advance) this.beginRetract(now, true)
+        this.emit(EventKind.Info, now, Reason.CalDriveStopped, reason, 0)
     }
 
     private beginAdvance() {

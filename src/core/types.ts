@@ -48,6 +48,8 @@ export enum Reason {
     ConfirmExpired = 35,
     Decompressed = 36,
     SlackTaken = 37,
+    CalDriveDone = 38,
+    CalDriveStopped = 39,
     // latched faults
     SensorStale = 20,
     SensorSaturated = 21,
@@ -127,6 +129,7 @@ export enum Op {
     SetThreshold = 0x93,
     OverrideLeakLimit = 0x94,
     Disarm = 0x95,
+    CalibrationDrive = 0x96,
 }
 
 export const enum Source {
