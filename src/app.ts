@@ -35,6 +35,8 @@ export const TEL_ACTIVE_MS = 20
 export const TEL_IDLE_MS = 200
 /** Samples per telemetry report while active (VM budget ~50 packets/s). */
 export const TEL_BATCH = 5
+/** Most samples one report can carry: 32-byte header + 20 bytes each <= 236. */
+export const TEL_MAX_BATCH = 10
 /** Same-direction speed-ups are sent at most this often (bus budget). */
 const SPEED_MIN_INTERVAL_MS = 100
 /** Motor registers are re-sent this often in case a write was lost. */
@@ -77,6 +79,9 @@ export class InjectorApp {
     private telT0 = 0
     private telVals: number[] = []
     private telLastMs = 0
+    private sendingTel = false
+    /** telemetry samples dropped because the bus was backed up */
+    telDropped = 0
 
     constructor(server: InjectorServer, io: InjectorIO) {
         this.server = server
@@ -108,6 +113,7 @@ export class InjectorApp {
         for (let i = 0; i < evs.length; ++i) this.events.push(evs[i])
         await this.pumpMotor()
         await this.pumpEvents()
+        await this.telemetry()
     }
 
     /**
@@ -167,14 +173,27 @@ export class InjectorApp {
         }
     }
 
-    /** Samples telemetry; sends a batch when full (TEL-2). */
+    /**
+     * Takes a telemetry sample when one is due (every control step checks,
+     * so sampling keeps its rate even when the watchdog timer lags); sends
+     * a batch when full (TEL-2).
+     */
     async telemetry() {
         const now = ds.millis()
         const s = this.sup.state
         const active = s === State.Injecting || s === State.Paused || this.cmdEnabled
         const period = active ? TEL_ACTIVE_MS : TEL_IDLE_MS
         if (now - this.telLastMs < period) return
-        this.telLastMs = now
+        // keep the sample grid: advance by whole periods, not to "now"
+        this.telLastMs = now - this.telLastMs < 2 * period ? this.telLastMs + period : now
+        if (this.telN >= TEL_MAX_BATCH) {
+            // the bus is backed up: drop the oldest sample rather than
+            // overflow the 236-byte payload
+            this.telVals = this.telVals.slice(5)
+            this.telN--
+            this.telT0 += period
+            this.telDropped++
+        }
         if (this.telN === 0) this.telT0 = now
         this.telVals.push(this.sup.deliveredMl())
         this.telVals.push(this.sup.pressurePa)
@@ -182,12 +201,17 @@ export class InjectorApp {
         this.telVals.push(this.sup.measuredFlowMlPerMin)
         this.telVals.push(this.cmdSpeed)
         this.telN++
-        if (this.telN >= (active ? TEL_BATCH : 1)) {
+        if (this.telN >= (active ? TEL_BATCH : 1) && !this.sendingTel) {
             const vals = this.telVals
             const t0 = this.telT0
             this.telVals = []
             this.telN = 0
-            await this.server.sendTelemetry(t0, period, vals)
+            this.sendingTel = true
+            try {
+                await this.server.sendTelemetry(t0, period, vals)
+            } finally {
+                this.sendingTel = false
+            }
         }
     }
 
@@ -256,7 +280,6 @@ function wire(app: InjectorApp) {
         busy = true
         try {
             await app.step(false, NaN)
-            await app.telemetry()
         } finally {
             busy = false
         }

@@ -157,7 +157,7 @@ describe("integration: firmware app through its roles", () => {
         eq(sup.level, -1, "nothing changed")
     })
 
-    test("LEAK-1..3 VOL-3 TEL-1: a complete level (arm, start, leak seen, hold, resume, cap) through roles", async () => {
+    test("LEAK-1..3 VOL-3 TEL-1 TEL-2: a complete level (arm, start, leak seen, hold, resume, cap) through roles", async () => {
         await inj.setLevel(levelIndex("C2"))
         await inj.setFlow(6)
         await inj.markMixing(10)
@@ -170,7 +170,13 @@ describe("integration: firmware app through its roles", () => {
         await confirmSrv.click()
         await until(() => sup.state === State.Injecting, 2000, "injecting")
         await until(() => motorSrv.en && motorSrv.spd > 0, 2000, "motor driving forward")
+        // TEL-2: telemetry sample rate while injecting, as the host role sees it
+        const s0 = telSamples
+        const t0 = ds.millis()
         await until(() => sup.deliveredMl() > 0.15, 8000, "0.15 mL delivered")
+        const rateHz = ((telSamples - s0) * 1000) / (ds.millis() - t0)
+        ok(rateHz >= 20, `telemetry ${rateHz} samples/s while injecting (>= 20 Hz)`)
+        figure("TEL-2 telemetry samples/s while injecting (VM loopback, --test)", rateHz, "Hz")
         // leak seen on the pedal
         const tLeak = ds.millis()
         await pedalSrv.click()
