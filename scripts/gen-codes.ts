@@ -19,17 +19,6 @@ function enumRows(e: Record<string, string | number>, hex = false): string[] {
 
 export function render(): string {
     const cfg = defaultConfig() as unknown as Record<string, number>
-    const thrKey: Record<number, string> = {
-        [Threshold.OverpressurePa]: "overpressurePa",
-        [Threshold.RiseRatePaPerS]: "riseRatePaPerS",
-        [Threshold.RiseSamples]: "riseSamples",
-        [Threshold.LeakDropFraction]: "leakDropFraction",
-        [Threshold.LeakAutoPause]: "leakAutoPause",
-        [Threshold.CapWarnFraction]: "capWarnFraction",
-        [Threshold.MinHoldMs]: "minHoldMs",
-        [Threshold.MaxLeakPauses]: "maxLeakPauses",
-        [Threshold.HostTimeoutMs]: "hostTimeoutMs",
-    }
     const out: string[] = []
     out.push("# Cement Injector wire codes")
     out.push("")
@@ -47,7 +36,7 @@ export function render(): string {
     out.push("## Thresholds (`set_threshold` ids)")
     out.push("", "| id | name | default | min | max | safer direction |", "|---|---|---|---|---|---|")
     THRESHOLDS.forEach((t, id) => {
-        const k = thrKey[id]
+        const k = t.key
         out.push(`| ${id} | \`${Threshold[id]}\` | ${cfg[k]} | ${t.min} | ${t.max} | ${t.safer > 0 ? "higher" : "lower"} |`)
     })
     out.push("", "Moving a threshold in the less safe direction needs the local confirm button (FAULT-7).", "")

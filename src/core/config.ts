@@ -106,6 +106,8 @@ export enum Threshold {
 }
 
 export interface ThresholdSpec {
+    /** the Config field it sets */
+    key: string
     min: number
     max: number
     integer: boolean
@@ -113,70 +115,28 @@ export interface ThresholdSpec {
     safer: number
 }
 
+function t(key: string, min: number, max: number, integer: boolean, safer: number): ThresholdSpec {
+    return { key, min, max, integer, safer }
+}
+
 // Bounds: the default over-pressure is also the ceiling (PRS-2 "configurable
 // lower"); the others keep the check meaningful at both ends.
 export const THRESHOLDS: ThresholdSpec[] = [
-    { min: 0.3e6, max: 3.5e6, integer: false, safer: -1 },
-    { min: 0.1e6, max: 2e6, integer: false, safer: -1 },
-    { min: 1, max: 10, integer: true, safer: -1 },
-    { min: 0.05, max: 0.5, integer: false, safer: -1 },
-    { min: 0, max: 1, integer: true, safer: 1 },
-    { min: 0.5, max: 0.95, integer: false, safer: -1 },
-    { min: 1000, max: 60000, integer: false, safer: 1 },
-    { min: 1, max: 10, integer: true, safer: -1 },
-    { min: 200, max: 10000, integer: false, safer: -1 },
+    t("overpressurePa", 0.3e6, 3.5e6, false, -1),
+    t("riseRatePaPerS", 0.1e6, 2e6, false, -1),
+    t("riseSamples", 1, 10, true, -1),
+    t("leakDropFraction", 0.05, 0.5, false, -1),
+    t("leakAutoPause", 0, 1, true, 1),
+    t("capWarnFraction", 0.5, 0.95, false, -1),
+    t("minHoldMs", 1000, 60000, false, 1),
+    t("maxLeakPauses", 1, 10, true, -1),
+    t("hostTimeoutMs", 200, 10000, false, -1),
 ]
 
 export function getThreshold(c: Config, id: Threshold): number {
-    switch (id) {
-        case Threshold.OverpressurePa:
-            return c.overpressurePa
-        case Threshold.RiseRatePaPerS:
-            return c.riseRatePaPerS
-        case Threshold.RiseSamples:
-            return c.riseSamples
-        case Threshold.LeakDropFraction:
-            return c.leakDropFraction
-        case Threshold.LeakAutoPause:
-            return c.leakAutoPause
-        case Threshold.CapWarnFraction:
-            return c.capWarnFraction
-        case Threshold.MinHoldMs:
-            return c.minHoldMs
-        case Threshold.MaxLeakPauses:
-            return c.maxLeakPauses
-        default:
-            return c.hostTimeoutMs
-    }
+    return (c as any)[THRESHOLDS[id].key]
 }
 
 export function setThreshold(c: Config, id: Threshold, v: number) {
-    switch (id) {
-        case Threshold.OverpressurePa:
-            c.overpressurePa = v
-            break
-        case Threshold.RiseRatePaPerS:
-            c.riseRatePaPerS = v
-            break
-        case Threshold.RiseSamples:
-            c.riseSamples = v
-            break
-        case Threshold.LeakDropFraction:
-            c.leakDropFraction = v
-            break
-        case Threshold.LeakAutoPause:
-            c.leakAutoPause = v
-            break
-        case Threshold.CapWarnFraction:
-            c.capWarnFraction = v
-            break
-        case Threshold.MinHoldMs:
-            c.minHoldMs = v
-            break
-        case Threshold.MaxLeakPauses:
-            c.maxLeakPauses = v
-            break
-        default:
-            c.hostTimeoutMs = v
-    }
+    ;(c as any)[THRESHOLDS[id].key] = v
 }
