@@ -1,0 +1,234 @@
+// injector: host tools for the smart bone-cement injector (HOST-1..3).
+// Run as `npx injector ...` (host/bin/injector.mjs) or `npx tsx host/cli.ts ...`.
+import { existsSync, statSync, writeFileSync } from "node:fs"
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
+import { InjectorLink, LinkOptions, parseTcp } from "./lib/link"
+import { Recording } from "./lib/recorder"
+import { EXIT, UsageError, commandList, prepare, sendCommand } from "./lib/send"
+import { SpecError, injectorSpec } from "./lib/spec"
+
+const VERSION = "0.1.0"
+
+function seconds(v: string) {
+    const n = Number(v)
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expects a number of seconds")
+    return n
+}
+function port(v: string) {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expects a TCP port (0-65535)")
+    return n
+}
+
+function linkOptions(cmd: Command): LinkOptions {
+    const o = cmd.optsWithGlobals()
+    if (o.serial && o.tcpGiven) throw new UsageError("give either --tcp or --serial, not both")
+    if (!o.serial) parseTcp(o.tcp)
+    return { tcp: o.tcp, serial: o.serial, device: o.device, verbose: o.verbose }
+}
+
+function fail(code: number, msg: string): never {
+    console.error(`injector: ${msg}`)
+    process.exit(code)
+}
+
+async function finish(link: InjectorLink | undefined, code: number): Promise<never> {
+    if (link) await link.stop()
+    process.exit(code)
+}
+
+const program = new Command()
+program
+    .name("injector")
+    .description(
+        "Host tools for the smart bone-cement injector: watch, record, report, send commands, live dashboard.\n" +
+            "Connects to the simulator / devtools hub over TCP (default) or to a board on USB serial."
+    )
+    .version(VERSION)
+    .addOption(new Option("--tcp <host:port>", "simulator or devtools hub").default("127.0.0.1:8082"))
+    .option("--serial <path>", "a board on USB serial instead of TCP, e.g. /dev/ttyACM0")
+    .option("--device <id>", "only this injector (device id or short id) if several are on the bus")
+    .option("--verbose", "print jacdac-ts diagnostics")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .addHelpText(
+        "after",
+        `
+Examples:
+  npx injector monitor                          live values from the simulator on 127.0.0.1:8082
+  npx injector record -o run.jsonl --csv run.csv
+  npx injector report run.jsonl -o report.html
+  npx injector send set-level C2
+  npx injector send set-cap 3.8 --override      (the device asks for its local confirm: FAULT-7)
+  npx injector --serial /dev/ttyACM0 dashboard --port 8090
+
+Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or connection.
+Recording format: docs/host.md.`
+    )
+program.on("option:tcp", () => (program.setOptionValue("tcpGiven", true)))
+
+program
+    .command("monitor")
+    .description("find the injector and show its state, level, volume/cap, fill, pressure, flow, cement age and alarms live")
+    .option("--once", "print the current values once and exit")
+    .option("--duration <s>", "stop after this many seconds", seconds)
+    .option("--find-timeout <s>", "give up if no injector answers within this many seconds (0 = wait)", seconds, 10)
+    .action(async (o, cmd) => {
+        const link = new InjectorLink(linkOptions(cmd))
+        const { monitor } = await import("./lib/monitor")
+        const code = await monitor(link, { once: o.once, findTimeoutS: o.findTimeout, durationS: o.duration })
+        await finish(link, code)
+    })
+
+program
+    .command("record")
+    .description("record every telemetry sample (one line each) and every event to JSON Lines, flushed as it goes; survives disconnects")
+    .requiredOption("-o, --out <file.jsonl>", "recording to write (JSON Lines, see docs/host.md)")
+    .option("--csv <file.csv>", "also write a CSV export (one row per sample or event)")
+    .option("--append", "append to an existing recording (a gap is marked)")
+    .option("--force", "overwrite an existing file")
+    .option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)", seconds)
+    .option("--find-timeout <s>", "exit if no injector is found within this many seconds at the start (0 = wait)", seconds, 30)
+    .addHelpText("after", "\nStop with Ctrl-C: the file is complete up to the last sample. Load it with pandas: pd.read_json(path, lines=True).")
+    .action(async (o, cmd) => {
+        const lo = linkOptions(cmd)
+        for (const f of [o.out, o.csv].filter(Boolean))
+            if (existsSync(f) && !o.append && !o.force) fail(EXIT.usage, `${f} exists: use --append to continue it or --force to overwrite it`)
+        const link = new InjectorLink(lo)
+        const log = (m: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${m}`)
+        let rec: Recording
+        try {
+            rec = new Recording(link, { out: o.out, csv: o.csv, append: o.append, force: o.force, durationS: o.duration, findTimeoutS: o.findTimeout, log })
+        } catch (e: any) {
+            fail(EXIT.usage, `cannot write ${o.out}: ${e.message}`)
+        }
+        log(`recording to ${o.out}${o.csv ? ` and ${o.csv}` : ""} from ${link.description} (Ctrl-C to stop)`)
+        process.once("SIGINT", () => rec.stop("stopped by the user"))
+        process.once("SIGTERM", () => rec.stop("terminated"))
+        const progress = setInterval(() => {
+            const s = rec.summary
+            log(`${s.samples} samples, ${s.events} events, ${s.gaps} gaps so far`)
+        }, 30000)
+        link.start()
+        await rec.finished
+        clearInterval(progress)
+        const s = rec.summary
+        log(`recorded ${s.samples} samples, ${s.events} events, ${s.gaps} gap(s), ${s.lostBatches} lost batch(es) to ${o.out} (${rec.stopReason})`)
+        if (!s.found) {
+            console.error(`injector: no Cement Injector found on ${link.description} within ${o.findTimeout} s (${link.statusDetail}); ${o.out} holds only its header lines`)
+            await finish(link, EXIT.nodevice)
+        }
+        await finish(link, EXIT.ok)
+    })
+
+program
+    .command("report")
+    .description("build an offline HTML procedure report (per-level table, pressure/volume/flow plots with pauses, leaks and alarms) from a recording")
+    .argument("<recording.jsonl>", "a recording made by `injector record`")
+    .option("-o, --out <report.html>", "report to write (default: the recording's name with .html)")
+    .option("--json <file.json>", "also write the per-level table and summary as JSON")
+    .option("--quiet", "no progress output")
+    .action(async (file: string, o) => {
+        if (!existsSync(file)) fail(EXIT.usage, `${file}: no such file`)
+        if (statSync(file).isDirectory()) fail(EXIT.usage, `${file} is a directory`)
+        const out = o.out || file.replace(/\.jsonl?$/i, "") + ".html"
+        const { analyse } = await import("./lib/analysis")
+        const { reportHtml } = await import("./lib/report-html")
+        const t0 = Date.now()
+        const big = statSync(file).size > 4 << 20
+        const a = await analyse(file, {
+            onIssue: i => console.error(`${file}:${i.line}: ${i.message} - line skipped`),
+            onProgress: o.quiet ? undefined : (f, n) => console.error(`reading ${file}: ${(f * 100).toFixed(0)} % (${n} lines)`),
+        })
+        if (a.samples === 0 && a.events === 0) {
+            fail(
+                EXIT.rejected,
+                `nothing usable in ${file}: ${a.stats.lines} line(s), ${a.issues.length} skipped, no samples or events (is it a recording made by injector record?)`
+            )
+        }
+        if (!o.quiet && big) console.error(`analysed ${a.stats.lines} lines in ${((Date.now() - t0) / 1000).toFixed(1)} s, writing ${out}`)
+        writeFileSync(out, reportHtml(a))
+        if (o.json) {
+            const { levels, issues, samples, events, gaps, lost_batches, t0: start, t1: end, devices } = a
+            writeFileSync(o.json, JSON.stringify({ file, start, end, devices, samples, events, gaps, lost_batches, skipped: issues, levels }, null, 1))
+        }
+        const skipped = a.issues.length ? `; ${a.issues.length} line(s) skipped (listed above and in the report)` : ""
+        console.error(`${out}: ${a.levels.length} level(s), ${a.samples} samples, ${a.events} events${skipped} (${((Date.now() - t0) / 1000).toFixed(2)} s)`)
+        process.exit(EXIT.ok)
+    })
+
+program
+    .command("send")
+    .description("send a Cement Injector command; waits for the device's local confirm where it asks for one (FAULT-7) and shows why it rejects one")
+    .argument("<command>", "command name as in the service spec, e.g. set-level, set-cap, start (see below)")
+    .argument("[args...]", "the command's arguments")
+    .option("--override", "set-cap: a cap above the level's preset (logged by the device; needs its local confirm)")
+    .option("--find-timeout <s>", "give up if no injector answers within this many seconds", seconds, 5)
+    .option("--confirm-timeout <s>", "how long to wait for the local confirm", seconds, 15)
+    .addHelpText("after", () => {
+        try {
+            return `\nCommands (levels by name, C1 ... S1; on/off for switches):\n${commandList()}\n\nExit: 0 accepted or confirmed, 1 rejected (reason printed) or not confirmed, 2 unknown command or bad arguments, 3 no injector.`
+        } catch (e: any) {
+            return `\n(${e.message})`
+        }
+    })
+    .action(async (name: string, args: string[], o, cmd) => {
+        let prepared
+        try {
+            prepared = prepare(name, args, { override: o.override })
+        } catch (e: any) {
+            if (e instanceof UsageError || e instanceof SpecError) fail(EXIT.usage, e.message)
+            throw e
+        }
+        const link = new InjectorLink(linkOptions(cmd)).start()
+        if (!(await link.waitConnected(o.findTimeout * 1000))) {
+            console.error(`injector: no Cement Injector found on ${link.description} within ${o.findTimeout} s (${link.statusDetail}); nothing was sent`)
+            await finish(link, EXIT.nodevice)
+        }
+        const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000 })
+        if (r.exit !== EXIT.ok && r.outcome !== "rejected") console.error(`injector: ${r.message}`)
+        await finish(link, r.exit)
+    })
+
+program
+    .command("dashboard")
+    .description("serve a live web page (localhost only) with charts and the alarm state, fed over a WebSocket")
+    .option("--port <n>", "HTTP port on 127.0.0.1", port, 8090)
+    .action(async (o, cmd) => {
+        const link = new InjectorLink(linkOptions(cmd))
+        const { Dashboard } = await import("./lib/dashboard")
+        const d = new Dashboard(link, { port: o.port })
+        let p: number
+        try {
+            p = await d.listen()
+        } catch (e: any) {
+            fail(EXIT.nodevice, `cannot listen on 127.0.0.1:${o.port}: ${e.message}`)
+        }
+        link.on("status", (s: string, det: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${s}: ${det}`))
+        link.start()
+        console.log(`dashboard on http://127.0.0.1:${p}/ (injector via ${link.description}; Ctrl-C to stop)`)
+        const stop = async () => {
+            await d.close()
+            await finish(link, EXIT.ok)
+        }
+        process.once("SIGINT", stop)
+        process.once("SIGTERM", stop)
+    })
+
+async function main() {
+    try {
+        injectorSpec()
+    } catch (e: any) {
+        if (e instanceof SpecError) fail(EXIT.usage, e.message)
+        throw e
+    }
+    try {
+        await program.parseAsync(process.argv)
+    } catch (e: any) {
+        if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT.usage)
+        if (e instanceof UsageError) fail(EXIT.usage, e.message)
+        fail(1, e?.stack ?? String(e))
+    }
+}
+
+main()

@@ -1,0 +1,299 @@
+// Turns the link's telemetry batches and events into recording lines (one
+// object per sample, unbatched, one per event, gap markers) - the JSON Lines
+// format of docs/host.md - and writes them as they come: each line is one
+// write(2) of a complete line, so a crash loses at most the line in progress.
+import { closeSync, existsSync, fsyncSync, openSync, writeSync } from "node:fs"
+import { hostname } from "node:os"
+import { InjectorLink, LinkEvent, LinkStatus, LinkTelemetry, nowMs } from "./link"
+import { levelName, reasonName, stateName } from "./spec"
+
+export const FORMAT = "injector-jsonl"
+export const FORMAT_VERSION = 1
+
+export type Line = Record<string, any> & { type: "meta" | "sample" | "event" | "gap" }
+
+/** Rounds a host time to the microsecond (keeps lines short, loses nothing real). */
+function us(t: number) {
+    return Math.round(t * 1000) / 1000
+}
+
+/**
+ * Stateful conversion from link output to lines: sample host times, device
+ * clock offset for events, lost batches and device restarts.
+ */
+export class LineMaker {
+    /** min over recent batches of (host receive time - device time of its last sample) */
+    private offset: number | undefined
+    private lastSeq = -1
+    private lastDevT = -1
+    private gapStart: number | undefined
+
+    meta(extra: Record<string, any>): Line {
+        return { type: "meta", t_host: us(nowMs()), format: FORMAT, version: FORMAT_VERSION, host: hostname(), ...extra }
+    }
+
+    telemetry(t: LinkTelemetry): Line[] {
+        const out: Line[] = []
+        const { header: h, samples } = t.batch
+        const period = h.period
+        const lastDev = h.time + (samples.length - 1) * period
+        if (this.lastDevT >= 0 && h.time < this.lastDevT - 1000) {
+            out.push({ type: "gap", phase: "device_restart", t_host: us(t.rx), t_dev: h.time, reason: "device clock went back: the injector restarted" })
+            this.offset = undefined
+            this.lastSeq = -1
+        }
+        if (this.lastSeq >= 0 && h.seq > this.lastSeq + 1)
+            out.push({
+                type: "gap",
+                phase: "lost_batches",
+                t_host: us(t.rx),
+                t_dev: h.time,
+                missing: h.seq - this.lastSeq - 1,
+                seq_from: this.lastSeq + 1,
+                seq_to: h.seq - 1,
+                reason: "telemetry batches missing (sequence numbers skipped)",
+            })
+        this.lastSeq = h.seq
+        this.lastDevT = lastDev
+        const off = t.rx - lastDev
+        this.offset = this.offset === undefined ? off : Math.min(this.offset, off)
+        samples.forEach((s, i) => {
+            const tDev = h.time + i * period
+            out.push({
+                type: "sample",
+                t_host: us(t.rx - (lastDev - tDev)),
+                t_rx: us(t.rx),
+                t_dev: tDev,
+                seq: h.seq,
+                i,
+                period,
+                state: stateName(h.state),
+                state_code: h.state,
+                reason: reasonName(h.reason),
+                reason_code: h.reason,
+                level: levelName(h.level),
+                level_code: h.level,
+                cap: h.cap,
+                fill_fraction: h.fill_fraction,
+                cement_age: h.cement_age,
+                pauses: h.pauses,
+                leaks: h.leaks,
+                flags: h.flags,
+                pending: h.pending,
+                volume: s.volume,
+                pressure: s.pressure,
+                force: s.force,
+                flow: s.flow,
+                motor_speed: s.motor_speed,
+            })
+        })
+        return out
+    }
+
+    event(e: LinkEvent): Line {
+        const tDev = this.offset === undefined ? null : Math.round(e.rx - this.offset)
+        return { type: "event", t_host: us(e.rx), t_dev: tDev, t_dev_estimated: true, ...e.data }
+    }
+
+    status(s: LinkStatus, detail: string, deviceId?: string): Line | undefined {
+        const t = nowMs()
+        if (s === "lost") {
+            if (this.gapStart !== undefined) return undefined
+            this.gapStart = t
+            this.lastSeq = -1
+            return { type: "gap", phase: "start", t_host: us(t), t_dev: null, reason: detail }
+        }
+        if (s === "connected" && this.gapStart !== undefined) {
+            const gap = t - this.gapStart
+            this.gapStart = undefined
+            return { type: "gap", phase: "end", t_host: us(t), t_dev: null, gap_ms: Math.round(gap), device: deviceId, reason: detail }
+        }
+        return undefined
+    }
+}
+
+// ---- writers
+
+export class JsonlWriter {
+    private fd: number
+    lines = 0
+    constructor(readonly path: string, mode: "w" | "a" | "wx") {
+        this.fd = openSync(path, mode)
+    }
+    write(line: Line) {
+        writeSync(this.fd, JSON.stringify(line) + "\n")
+        this.lines++
+    }
+    close() {
+        try {
+            fsyncSync(this.fd)
+        } catch {
+            // not every file supports it
+        }
+        closeSync(this.fd)
+    }
+}
+
+export const CSV_COLUMNS = [
+    "type",
+    "t_host",
+    "t_dev",
+    "seq",
+    "i",
+    "state",
+    "reason",
+    "level",
+    "cap",
+    "volume",
+    "fill_fraction",
+    "pressure",
+    "force",
+    "flow",
+    "motor_speed",
+    "cement_age",
+    "pauses",
+    "leaks",
+    "event",
+    "detail",
+]
+
+function csvCell(v: any): string {
+    if (v === null || v === undefined) return ""
+    const s = String(v)
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** One line of text saying what an event or gap was. */
+export function detail(l: Line): string {
+    if (l.type === "gap") {
+        if (l.phase === "lost_batches") return `${l.missing} telemetry batch(es) lost`
+        if (l.phase === "end") return `reconnected after ${(l.gap_ms / 1000).toFixed(1)} s`
+        return `${l.phase}: ${l.reason ?? ""}`
+    }
+    switch (l.event) {
+        case "transition":
+            return `${l.from} -> ${l.to} (${l.reason})`
+        case "alarm":
+            return `${l.reason} (${l.action})`
+        case "rejected":
+            return `${l.command} rejected: ${l.reject}`
+        case "confirm_required":
+            return `${l.command} waits for the local confirm`
+        case "info":
+            return `${l.reason} ${l.value}`
+        case "level_record":
+            return `level ${l.level}: ${l.volume} mL of cap ${l.cap} mL, ${l.end_state} (${l.end_reason})`
+        default:
+            return l.event ?? ""
+    }
+}
+
+export class CsvWriter {
+    private fd: number
+    constructor(readonly path: string, mode: "w" | "a" | "wx") {
+        const fresh = mode !== "a" || !existsSync(path)
+        this.fd = openSync(path, mode)
+        if (fresh) writeSync(this.fd, CSV_COLUMNS.join(",") + "\n")
+    }
+    write(l: Line) {
+        if (l.type === "meta") return
+        const row = CSV_COLUMNS.map(c => {
+            if (c === "event") return csvCell(l.type === "event" ? l.event : l.type === "gap" ? "gap_" + l.phase : "")
+            if (c === "detail") return csvCell(l.type === "sample" ? "" : detail(l))
+            return csvCell(l[c])
+        })
+        writeSync(this.fd, row.join(",") + "\n")
+    }
+    close() {
+        closeSync(this.fd)
+    }
+}
+
+export interface RecordOptions {
+    out: string
+    csv?: string
+    append?: boolean
+    force?: boolean
+    /** stop after this many seconds */
+    durationS?: number
+    /** give up if no injector is found within this many seconds (0 = wait forever) */
+    findTimeoutS?: number
+    log?: (msg: string) => void
+}
+
+export interface RecordSummary {
+    samples: number
+    events: number
+    gaps: number
+    lostBatches: number
+    found: boolean
+}
+
+/** Records from a started link until `stop()` or the duration ends. */
+export class Recording {
+    readonly maker = new LineMaker()
+    readonly jsonl: JsonlWriter
+    readonly csv?: CsvWriter
+    summary: RecordSummary = { samples: 0, events: 0, gaps: 0, lostBatches: 0, found: false }
+    private done!: () => void
+    readonly finished: Promise<void>
+    private timers: any[] = []
+    private deviceId: string | undefined
+
+    constructor(readonly link: InjectorLink, readonly opts: RecordOptions) {
+        const mode = opts.append ? "a" : opts.force ? "w" : "wx"
+        this.jsonl = new JsonlWriter(opts.out, mode)
+        if (opts.csv) this.csv = new CsvWriter(opts.csv, mode)
+        this.finished = new Promise(r => (this.done = r))
+        this.put(this.maker.meta({ phase: "start", transport: link.description, tool: "injector record", argv: process.argv.slice(2) }))
+        link.on("device", (id: string) => {
+            this.deviceId = id
+            this.summary.found = true
+            this.put(this.maker.meta({ phase: "device", device: id }))
+        })
+        link.on("status", (s: LinkStatus, d: string) => {
+            opts.log?.(`${s}: ${d}`)
+            const l = this.maker.status(s, d, this.deviceId)
+            if (l) {
+                if (l.phase === "start") this.summary.gaps++
+                this.put(l)
+            }
+        })
+        link.on("telemetry", (t: LinkTelemetry) => {
+            for (const l of this.maker.telemetry(t)) {
+                if (l.type === "sample") this.summary.samples++
+                else if (l.phase === "lost_batches") this.summary.lostBatches += l.missing
+                this.put(l)
+            }
+        })
+        link.on("event", (e: LinkEvent) => {
+            this.summary.events++
+            this.put(this.maker.event(e))
+        })
+        if (opts.durationS) this.timers.push(setTimeout(() => this.stop("duration reached"), opts.durationS * 1000))
+        if (opts.findTimeoutS)
+            this.timers.push(
+                setTimeout(() => {
+                    if (!this.summary.found) this.stop("no injector found")
+                }, opts.findTimeoutS * 1000)
+            )
+    }
+
+    private put(l: Line) {
+        this.jsonl.write(l)
+        this.csv?.write(l)
+    }
+
+    stopReason = ""
+    private stopped = false
+    stop(reason: string) {
+        if (this.stopped) return
+        this.stopped = true
+        this.stopReason = reason
+        this.timers.forEach(t => clearTimeout(t))
+        this.put(this.maker.meta({ phase: "end", reason, samples: this.summary.samples, events: this.summary.events }))
+        this.jsonl.close()
+        this.csv?.close()
+        this.done()
+    }
+}
