@@ -2,7 +2,11 @@
 // Run as `npx injector ...` (host/bin/injector.mjs) or `npx tsx host/cli.ts ...`.
 import { existsSync, statSync, writeFileSync } from "node:fs"
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
+import { analyse } from "./lib/analysis"
+import { Dashboard } from "./lib/dashboard"
 import { InjectorLink, LinkOptions, parseTcp } from "./lib/link"
+import { monitor } from "./lib/monitor"
+import { reportHtml } from "./lib/report-html"
 import { Recording } from "./lib/recorder"
 import { EXIT, UsageError, commandList, prepare, sendCommand } from "./lib/send"
 import { SpecError, injectorSpec } from "./lib/spec"
@@ -75,7 +79,6 @@ program
     .option("--find-timeout <s>", "give up if no injector answers within this many seconds (0 = wait)", seconds, 10)
     .action(async (o, cmd) => {
         const link = new InjectorLink(linkOptions(cmd))
-        const { monitor } = await import("./lib/monitor")
         const code = await monitor(link, { once: o.once, findTimeoutS: o.findTimeout, durationS: o.duration })
         await finish(link, code)
     })
@@ -132,13 +135,22 @@ program
         if (!existsSync(file)) fail(EXIT.usage, `${file}: no such file`)
         if (statSync(file).isDirectory()) fail(EXIT.usage, `${file} is a directory`)
         const out = o.out || file.replace(/\.jsonl?$/i, "") + ".html"
-        const { analyse } = await import("./lib/analysis")
-        const { reportHtml } = await import("./lib/report-html")
         const t0 = Date.now()
         const big = statSync(file).size > 4 << 20
+        let shown = 0
         const a = await analyse(file, {
             onIssue: i => console.error(`${file}:${i.line}: ${i.message} - line skipped`),
-            onProgress: o.quiet ? undefined : (f, n) => console.error(`reading ${file}: ${(f * 100).toFixed(0)} % (${n} lines)`),
+            // long files: a line at every tenth read
+            onProgress:
+                o.quiet || !big
+                    ? undefined
+                    : (f, n) => {
+                          const step = Math.floor(f * 10)
+                          if (step > shown && step < 10) {
+                              shown = step
+                              console.error(`reading ${file}: ${step * 10} % (${n} lines)`)
+                          }
+                      },
         })
         if (a.samples === 0 && a.events === 0) {
             fail(
@@ -196,7 +208,6 @@ program
     .option("--port <n>", "HTTP port on 127.0.0.1", port, 8090)
     .action(async (o, cmd) => {
         const link = new InjectorLink(linkOptions(cmd))
-        const { Dashboard } = await import("./lib/dashboard")
         const d = new Dashboard(link, { port: o.port })
         let p: number
         try {

@@ -123,6 +123,7 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
     let segFirstActive: Line | null = null
     let segMaxVolume: number | null = null
     let segMaxPressure: number | null = null
+    let lastRecord: { level_code: number; end_time: number; session: number } | null = null
 
     const rel = (t: number) => Math.round((t - (t0 as number)) * 1000) / 1e6 // s, to the µs
 
@@ -162,7 +163,8 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
                     state: l.state,
                 })
                 lastSample = l
-                if (l.state === "injecting" || l.state === "paused") {
+                const ended = lastRecord && lastRecord.level_code === l.level_code && l.t_dev <= lastRecord.end_time && lastRecord.session === session
+                if (!ended && (l.state === "injecting" || l.state === "paused")) {
                     if (!segFirstActive) segFirstActive = l
                     if (l.volume !== null && (segMaxVolume === null || l.volume > segMaxVolume)) segMaxVolume = l.volume
                     if (l.pressure !== null && (segMaxPressure === null || l.pressure > segMaxPressure)) segMaxPressure = l.pressure
@@ -221,6 +223,7 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
                         }
                         markers.push({ kind: "level", t, label: `${l.level} ${l.end_state}` })
                         levels.push(levelFromRecord(l, n, session, segPauses, segOverrides))
+                        lastRecord = { level_code: l.level_code, end_time: l.end_time, session }
                         segPauses = []
                         segOverrides = []
                         segFirstActive = null

@@ -95,7 +95,7 @@ function markersPlugin(getMarkers) {
         ctx.strokeStyle = c[1]; ctx.lineWidth = (m.kind === "leak" ? 2 : 1) * devicePixelRatio;
         ctx.setLineDash(m.kind === "alarm" || m.kind === "lost" ? [4 * devicePixelRatio, 3 * devicePixelRatio] : []);
         ctx.beginPath(); ctx.moveTo(x, b.top); ctx.lineTo(x, b.top + b.height); ctx.stroke();
-        if (m.kind === "level" || m.kind === "leak") { ctx.fillStyle = c[1]; ctx.font = (11 * devicePixelRatio) + "px sans-serif"; ctx.fillText(m.label, x + 3 * devicePixelRatio, b.top + 12 * devicePixelRatio); }
+        if (m.kind === "level" || m.kind === "leak") { ctx.fillStyle = c[1]; ctx.textAlign = "left"; ctx.font = (11 * devicePixelRatio) + "px sans-serif"; ctx.fillText(m.label, x + 3 * devicePixelRatio, b.top + 12 * devicePixelRatio); }
       }
     }
     ctx.restore();

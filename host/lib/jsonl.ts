@@ -22,7 +22,7 @@ export interface ReadStats {
 export interface ReadOptions {
     onLine: (l: Line, lineNo: number) => void
     onIssue?: (i: LineIssue) => void
-    /** called about every `progressMs` with the fraction read */
+    /** called about every `progressMs` (default 0: every 4096 lines) with the fraction read */
     onProgress?: (fraction: number, lines: number) => void
     progressMs?: number
 }
@@ -71,7 +71,7 @@ export async function readRecording(path: string, o: ReadOptions): Promise<ReadS
     const stream = createReadStream(path, { encoding: "utf8", highWaterMark: 1 << 20 })
     const rl = createInterface({ input: stream, crlfDelay: Infinity })
     const stats: ReadStats = { lines: 0, used: 0, blank: 0, issues: [], bytes: size }
-    const progressMs = o.progressMs ?? 1000
+    const progressMs = o.progressMs ?? 0
     let lastProgress = Date.now()
     let pendingLast: string | undefined
     const issue = (i: LineIssue) => {
@@ -109,7 +109,7 @@ export async function readRecording(path: string, o: ReadOptions): Promise<ReadS
             const now = Date.now()
             if (now - lastProgress >= progressMs) {
                 lastProgress = now
-                o.onProgress(size ? stream.bytesRead / size : 1, stats.lines)
+                o.onProgress(size ? Math.min(1, stream.bytesRead / size) : 1, stats.lines)
             }
         }
     }

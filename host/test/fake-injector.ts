@@ -488,12 +488,15 @@ export class FakeInjector {
     private physics(t: number) {
         const dt = Math.max(0, t - this.lastPhysMs)
         this.lastPhysMs = t
+        const noise = this.noise() * 2000 * Math.min(1, dt / 20)
         if (this.state === State.Injecting) {
             this.flow += (this.flowSet - this.flow) * Math.min(1, dt / 150)
             this.motor = this.flowSet / 6
             this.volume = Math.fround(this.volume + (this.flow / 60000) * dt)
             const target = 250e3 + 400e3 * this.volume + 300e3 * (this.flow / 6)
-            this.pressure += (target - this.pressure) * Math.min(1, dt / 200)
+            this.pressure = Math.max(0, this.pressure + (target - this.pressure) * Math.min(1, dt / 200) + noise)
+            this.force = this.pressure * PLUNGER_AREA_M2 + FRICTION_N
+            if (this.levelStartMs >= 0 && Math.fround(this.pressure) > this.peak) this.peak = Math.fround(this.pressure)
             if (!this.capWarned && this.volume >= 0.8 * this.cap) {
                 this.capWarned = true
                 this.event("alarm", { reason: Reason.CapWarning, action: 1 })
@@ -507,11 +510,10 @@ export class FakeInjector {
         } else {
             this.flow *= Math.max(0, 1 - dt / 60)
             this.motor = t < this.decompressUntil ? -0.2 : 0
-            this.pressure *= Math.max(0, 1 - dt / 300)
+            // decompression and relaxation: pressure only falls once the plunger stops
+            this.pressure = Math.max(0, this.pressure * Math.max(0, 1 - dt / 300) + Math.min(0, noise))
+            this.force = this.pressure * PLUNGER_AREA_M2 + (this.motor !== 0 ? FRICTION_N : 0)
         }
-        this.pressure = Math.max(0, this.pressure + this.noise() * 2000 * Math.min(1, dt / 20))
-        this.force = this.pressure * PLUNGER_AREA_M2 + (this.motor !== 0 ? FRICTION_N : 0)
-        if (this.levelStartMs >= 0 && this.state === State.Injecting && this.pressure > this.peak) this.peak = Math.fround(this.pressure)
     }
 
     private cementAge(t: number) {
@@ -600,9 +602,9 @@ export class FakeInjector {
         const hold = this.minHoldMs
         this.minHoldMs = Math.min(hold, 300)
         try {
+            this.local(Op.SetLevel, 1) // C2
             this.local(Op.SetBenchMode, 1)
             this.local(Op.MarkMixing, 10)
-            this.local(Op.SetLevel, 1) // C2
             this.local(Op.SetFlow, 6)
             this.local(Op.SetCap, 3.8, 1) // above the 3.5 mL preset: an override
             this.local(Op.SetCap, 0.3, 0)
