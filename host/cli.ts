@@ -27,7 +27,12 @@ function port(v: string) {
 function linkOptions(cmd: Command): LinkOptions {
     const o = cmd.optsWithGlobals()
     if (o.serial && o.tcpGiven) throw new UsageError("give either --tcp or --serial, not both")
-    if (!o.serial) parseTcp(o.tcp)
+    if (!o.serial)
+        try {
+            parseTcp(o.tcp)
+        } catch (e: any) {
+            throw new UsageError(e.message)
+        }
     return { tcp: o.tcp, serial: o.serial, device: o.device, verbose: o.verbose }
 }
 
