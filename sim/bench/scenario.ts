@@ -1,0 +1,433 @@
+// Scenario files (SIM-2): the JSON format, its validation (every error names
+// the offending field) and the mapping to the physics model's RigConfig.
+// docs/simulator.md documents every field.
+import { readFileSync } from "node:fs"
+import { LEVELS, levelIndex } from "../../src/core/levels"
+import { SYRINGES } from "../../src/core/geometry"
+import { THRESHOLDS } from "../../src/core/config"
+import { CEMENT_PRESETS, LEAK_KINDS, NEEDLE_GAUGES, RigConfig, SYRINGE_PRESETS } from "../model"
+
+export const ACTIONS = [
+    "mix",
+    "arm",
+    "disarm",
+    "start",
+    "pause",
+    "leakSeen",
+    "resume",
+    "finish",
+    "abort",
+    "estop",
+    "reset",
+    "confirm",
+    "setLevel",
+    "setCap",
+    "setFlow",
+    "setThreshold",
+    "setRemoteMode",
+    "setBenchMode",
+    "overrideLeakLimit",
+] as const
+export type ActionName = (typeof ACTIONS)[number]
+
+export const FAULTS = [
+    "loadCellStale",
+    "loadCellSaturated",
+    "loadCellNaN",
+    "encoderStuck",
+    "encoderJump",
+    "hostDisconnect",
+    "restart",
+] as const
+export type FaultKind = (typeof FAULTS)[number]
+
+/** set_threshold ids by name (the firmware's table, src/core/config.ts THRESHOLDS: id = index). */
+export const THRESHOLD_IDS: Record<string, number> = Object.fromEntries(THRESHOLDS.map((t, i) => [t.key, i]))
+
+export interface ScenarioAction {
+    atS: number
+    do: ActionName
+    /** leakSeen: "pedal" (default, local foot pedal) or "command" (host); reset: "command" (default: host clear_fault + confirm) or "button" */
+    via?: "pedal" | "command" | "button"
+    /** press the confirm button when the firmware asks for it (default true) */
+    confirm?: boolean
+    /** estop: how long the button is held, s (default 0.3) */
+    holdS?: number
+    /** setCap */
+    capMl?: number
+    override?: boolean
+    /** setFlow */
+    flowMlPerMin?: number
+    /** setThreshold: name in THRESHOLD_IDS */
+    name?: string
+    value?: number
+    /** setRemoteMode / setBenchMode */
+    on?: boolean
+    /** setLevel */
+    level?: string
+    /** mix: cement prepared, mL */
+    preparedMl?: number
+}
+
+export interface ScenarioFault {
+    atS: number
+    kind: FaultKind
+    /** how long the fault lasts, s (default: to the end); restart: time the VM is down (default 0.3) */
+    forS?: number
+    /** encoderJump: counts added once (default 20000) */
+    counts?: number
+}
+
+export interface StopExpectation {
+    maxLatencyMs?: number
+    maxAfterflowMl?: number
+    firmwareReason?: string
+}
+
+export interface ScenarioExpect {
+    finalState?: string
+    finalReason?: string
+    /** reasons that must appear in transition events */
+    transitions?: string[]
+    /** alarm reasons that must / must not appear */
+    alarms?: string[]
+    noAlarms?: string[]
+    maxOvershootMl?: number
+    minInjectedMl?: number
+    maxInjectedMl?: number
+    maxPeakPressurePa?: number
+    /** |reportedMl - encoder truth| at the end, mL */
+    reportedWithinMl?: number
+    /** stop triggers that must occur, with limits */
+    stops?: Record<string, StopExpectation>
+    /** commands that must have been rejected: [{command, reason}] */
+    rejected?: { command: string; reason?: string }[]
+    /** no rejection may occur (besides those listed in `rejected`) */
+    noOtherRejections?: boolean
+}
+
+export interface Scenario {
+    name: string
+    description?: string
+    durationS: number
+    seed?: number
+    level: string
+    capMl?: number
+    capOverride?: boolean
+    flowMlPerMin?: number
+    benchMode?: boolean
+    remoteMode?: boolean
+    arm?: boolean
+    /** end as soon as the level is over (completed/aborted/fault with nothing left to do) + settleS */
+    endWhenDone?: boolean
+    settleS?: number
+    syringe?: {
+        preset?: string
+        boreMm?: number
+        complianceMlPerMPa?: number
+        frictionDynamicN?: number
+        frictionStaticN?: number
+        fillMl?: number
+    }
+    needle?: { gauge?: number; lengthMm?: number; wall?: "regular" | "thin"; innerDiameterMm?: number }
+    cement?: {
+        mixedAtS?: number
+        preset?: string
+        temperatureC?: number
+        viscosityPaS?: number
+        viscosityScale?: number
+        preparedMl?: number
+    }
+    vertebra?: { tumorFactor?: number; complianceMlPerKPa?: number; resistancePaSPerMl?: number; viscosityExponent?: number }
+    leaks?: { atMl?: number; atS?: number; kind: string; resistanceFactor: number }[]
+    blockage?: { atS?: number; atMl?: number; factor: number }
+    loadCell?: { noiseN?: number; sampleRateHz?: number; lsbN?: number }
+    drive?: { maxSpeedMmPerS?: number; maxAccelMmPerS2?: number; stallForceN?: number }
+    thresholds?: Record<string, number>
+    actions: ScenarioAction[]
+    faults?: ScenarioFault[]
+    expect?: ScenarioExpect
+}
+
+export class ScenarioError extends Error {}
+
+type Obj = Record<string, unknown>
+
+function fail(path: string, msg: string): never {
+    throw new ScenarioError(`${path}: ${msg}`)
+}
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v)
+
+function checkKeys(o: Obj, path: string, allowed: string[]) {
+    for (const k of Object.keys(o))
+        if (!allowed.includes(k) && !k.startsWith("$") && k !== "comment")
+            fail(`${path}${path ? "." : ""}${k}`, `unknown field (allowed: ${allowed.join(", ")})`)
+}
+function num(o: Obj, k: string, path: string, opt: { min?: number; max?: number; int?: boolean; required?: boolean; gt?: number } = {}) {
+    const v = o[k]
+    const p = `${path}${path ? "." : ""}${k}`
+    if (v === undefined) {
+        if (opt.required) fail(p, "is required")
+        return
+    }
+    if (typeof v !== "number" || !Number.isFinite(v)) fail(p, `must be a finite number, got ${JSON.stringify(v)}`)
+    if (opt.int && !Number.isInteger(v)) fail(p, `must be an integer, got ${v}`)
+    if (opt.min !== undefined && v < opt.min) fail(p, `must be >= ${opt.min}, got ${v}`)
+    if (opt.gt !== undefined && v <= opt.gt) fail(p, `must be > ${opt.gt}, got ${v}`)
+    if (opt.max !== undefined && v > opt.max) fail(p, `must be <= ${opt.max}, got ${v}`)
+}
+function str(o: Obj, k: string, path: string, opt: { oneOf?: readonly string[]; required?: boolean } = {}) {
+    const v = o[k]
+    const p = `${path}${path ? "." : ""}${k}`
+    if (v === undefined) {
+        if (opt.required) fail(p, "is required")
+        return
+    }
+    if (typeof v !== "string") fail(p, `must be a string, got ${JSON.stringify(v)}`)
+    if (opt.oneOf && !opt.oneOf.includes(v)) fail(p, `must be one of ${opt.oneOf.join(", ")}, got "${v}"`)
+}
+function bool(o: Obj, k: string, path: string) {
+    const v = o[k]
+    if (v !== undefined && typeof v !== "boolean") fail(`${path}${path ? "." : ""}${k}`, `must be true or false, got ${JSON.stringify(v)}`)
+}
+function obj(o: Obj, k: string, path: string, keys: string[]): Obj | undefined {
+    const v = o[k]
+    const p = `${path}${path ? "." : ""}${k}`
+    if (v === undefined) return undefined
+    if (!isObj(v)) fail(p, "must be an object")
+    checkKeys(v, p, keys)
+    return v
+}
+
+const STATE_NAMES = ["idle", "ready", "injecting", "paused", "completed", "aborted", "fault"]
+
+/** Validate a parsed scenario; throws ScenarioError naming the bad field. */
+export function validateScenario(raw: unknown): Scenario {
+    if (!isObj(raw)) fail("(file)", "must hold a JSON object")
+    const s = raw
+    checkKeys(s, "", [
+        "name", "description", "durationS", "seed", "level", "capMl", "capOverride", "flowMlPerMin", "benchMode",
+        "remoteMode", "arm", "endWhenDone", "settleS", "syringe", "needle", "cement", "vertebra", "leaks", "blockage",
+        "loadCell", "drive", "thresholds", "actions", "faults", "expect",
+    ])
+    str(s, "name", "", { required: true })
+    if (!/^[A-Za-z0-9._-]+$/.test(s.name as string)) fail("name", "use letters, digits, '.', '_' and '-' only")
+    str(s, "description", "")
+    num(s, "durationS", "", { required: true, gt: 0, max: 600 })
+    num(s, "seed", "", { int: true, min: 0 })
+    str(s, "level", "", { required: true })
+    if (levelIndex(s.level as string) < 0) fail("level", `unknown level "${s.level}" (C1..C7, T1..T12, L1..L5, S1)`)
+    num(s, "capMl", "", { gt: 0, max: 10 })
+    bool(s, "capOverride", "")
+    num(s, "flowMlPerMin", "", { gt: 0, max: 20 })
+    for (const k of ["benchMode", "remoteMode", "arm", "endWhenDone"]) bool(s, k, "")
+    num(s, "settleS", "", { min: 0, max: 30 })
+    const sy = obj(s, "syringe", "", ["preset", "boreMm", "complianceMlPerMPa", "frictionDynamicN", "frictionStaticN", "fillMl"])
+    if (sy) {
+        str(sy, "preset", "syringe", { oneOf: Object.keys(SYRINGE_PRESETS) })
+        num(sy, "boreMm", "syringe", { gt: 0, max: 40 })
+        num(sy, "complianceMlPerMPa", "syringe", { gt: 0 })
+        num(sy, "frictionDynamicN", "syringe", { min: 0 })
+        num(sy, "frictionStaticN", "syringe", { min: 0 })
+        num(sy, "fillMl", "syringe", { gt: 0 })
+    }
+    const nd = obj(s, "needle", "", ["gauge", "lengthMm", "wall", "innerDiameterMm"])
+    if (nd) {
+        num(nd, "gauge", "needle", { int: true })
+        if (nd.gauge !== undefined && !NEEDLE_GAUGES[nd.gauge as number])
+            fail("needle.gauge", `no preset for gauge ${nd.gauge} (known: ${Object.keys(NEEDLE_GAUGES).join(", ")}); give innerDiameterMm`)
+        num(nd, "lengthMm", "needle", { gt: 0, max: 500 })
+        str(nd, "wall", "needle", { oneOf: ["regular", "thin"] })
+        num(nd, "innerDiameterMm", "needle", { gt: 0, max: 10 })
+    }
+    const ce = obj(s, "cement", "", ["mixedAtS", "preset", "temperatureC", "viscosityPaS", "viscosityScale", "preparedMl"])
+    if (ce) {
+        num(ce, "mixedAtS", "cement", { max: 0 })
+        str(ce, "preset", "cement", { oneOf: Object.keys(CEMENT_PRESETS) })
+        num(ce, "temperatureC", "cement", { min: 0, max: 60 })
+        num(ce, "viscosityPaS", "cement", { gt: 0 })
+        num(ce, "viscosityScale", "cement", { gt: 0 })
+        num(ce, "preparedMl", "cement", { min: 0, max: 100 })
+    }
+    const ve = obj(s, "vertebra", "", ["tumorFactor", "complianceMlPerKPa", "resistancePaSPerMl", "viscosityExponent"])
+    if (ve) {
+        num(ve, "tumorFactor", "vertebra", { gt: 0 })
+        num(ve, "complianceMlPerKPa", "vertebra", { gt: 0 })
+        num(ve, "resistancePaSPerMl", "vertebra", { gt: 0 })
+        num(ve, "viscosityExponent", "vertebra", { min: 0, max: 2 })
+    }
+    if (s.leaks !== undefined) {
+        if (!Array.isArray(s.leaks)) fail("leaks", "must be an array")
+        s.leaks.forEach((l, i) => {
+            const p = `leaks[${i}]`
+            if (!isObj(l)) fail(p, "must be an object")
+            checkKeys(l, p, ["atMl", "atS", "kind", "resistanceFactor"])
+            str(l, "kind", p, { required: true, oneOf: LEAK_KINDS })
+            num(l, "resistanceFactor", p, { required: true, gt: 0 })
+            num(l, "atMl", p, { min: 0 })
+            num(l, "atS", p, { min: 0 })
+            if (l.atMl === undefined && l.atS === undefined) fail(p, "needs atMl or atS")
+        })
+    }
+    const bl = obj(s, "blockage", "", ["atS", "atMl", "factor"])
+    if (bl) {
+        num(bl, "factor", "blockage", { required: true, gt: 0 })
+        num(bl, "atS", "blockage", { min: 0 })
+        num(bl, "atMl", "blockage", { min: 0 })
+        if (bl.atS === undefined && bl.atMl === undefined) fail("blockage", "needs atS or atMl")
+    }
+    const lc = obj(s, "loadCell", "", ["noiseN", "sampleRateHz", "lsbN"])
+    if (lc) {
+        num(lc, "noiseN", "loadCell", { min: 0 })
+        num(lc, "sampleRateHz", "loadCell", { gt: 0, max: 320 })
+        num(lc, "lsbN", "loadCell", { min: 0 })
+    }
+    const dr = obj(s, "drive", "", ["maxSpeedMmPerS", "maxAccelMmPerS2", "stallForceN"])
+    if (dr) for (const k of ["maxSpeedMmPerS", "maxAccelMmPerS2", "stallForceN"]) num(dr, k, "drive", { gt: 0 })
+    const th = obj(s, "thresholds", "", Object.keys(THRESHOLD_IDS))
+    if (th)
+        for (const [k, id] of Object.entries(THRESHOLD_IDS)) {
+            const spec = THRESHOLDS[id]
+            num(th, k, "thresholds", { min: spec.min, max: spec.max, int: spec.integer })
+        }
+    if (!Array.isArray(s.actions)) fail("actions", "is required (an array, may be empty)")
+    ;(s.actions as unknown[]).forEach((a, i) => {
+        const p = `actions[${i}]`
+        if (!isObj(a)) fail(p, "must be an object")
+        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl"])
+        num(a, "atS", p, { required: true, min: 0 })
+        if (typeof a.atS === "number" && a.atS > (s.durationS as number)) fail(`${p}.atS`, `is after durationS (${s.durationS})`)
+        str(a, "do", p, { required: true, oneOf: ACTIONS })
+        str(a, "via", p, { oneOf: ["pedal", "command", "button"] })
+        bool(a, "confirm", p)
+        bool(a, "override", p)
+        bool(a, "on", p)
+        num(a, "holdS", p, { min: 0.02, max: 30 })
+        num(a, "preparedMl", p, { min: 0, max: 100 })
+        if (a.do === "setCap") num(a, "capMl", p, { required: true })
+        if (a.do === "setFlow") num(a, "flowMlPerMin", p, { required: true })
+        if (a.do === "setThreshold") {
+            str(a, "name", p, { required: true, oneOf: Object.keys(THRESHOLD_IDS) })
+            num(a, "value", p, { required: true })
+        }
+        if (a.do === "setRemoteMode" || a.do === "setBenchMode") if (a.on === undefined) fail(`${p}.on`, "is required")
+        if (a.do === "setLevel") {
+            str(a, "level", p, { required: true })
+            if (levelIndex(a.level as string) < 0) fail(`${p}.level`, `unknown level "${a.level}"`)
+        }
+    })
+    if (s.faults !== undefined) {
+        if (!Array.isArray(s.faults)) fail("faults", "must be an array")
+        s.faults.forEach((f, i) => {
+            const p = `faults[${i}]`
+            if (!isObj(f)) fail(p, "must be an object")
+            checkKeys(f, p, ["atS", "kind", "forS", "counts"])
+            num(f, "atS", p, { required: true, min: 0 })
+            if (typeof f.atS === "number" && f.atS > (s.durationS as number)) fail(`${p}.atS`, `is after durationS (${s.durationS})`)
+            str(f, "kind", p, { required: true, oneOf: FAULTS })
+            num(f, "forS", p, { gt: 0 })
+            num(f, "counts", p, { int: true })
+        })
+    }
+    const ex = obj(s, "expect", "", [
+        "finalState", "finalReason", "transitions", "alarms", "noAlarms", "maxOvershootMl", "minInjectedMl", "maxInjectedMl",
+        "maxPeakPressurePa", "reportedWithinMl", "stops", "rejected", "noOtherRejections",
+    ])
+    if (ex) {
+        str(ex, "finalState", "expect", { oneOf: STATE_NAMES })
+        str(ex, "finalReason", "expect")
+        for (const k of ["maxOvershootMl", "minInjectedMl", "maxInjectedMl", "maxPeakPressurePa", "reportedWithinMl"]) num(ex, k, "expect", { min: 0 })
+        for (const k of ["transitions", "alarms", "noAlarms"])
+            if (ex[k] !== undefined && !(Array.isArray(ex[k]) && (ex[k] as unknown[]).every(x => typeof x === "string")))
+                fail(`expect.${k}`, "must be an array of reason names")
+        if (ex.stops !== undefined) {
+            if (!isObj(ex.stops)) fail("expect.stops", "must be an object keyed by trigger")
+            for (const [k, v] of Object.entries(ex.stops)) {
+                if (!STOP_TRIGGERS.includes(k as StopTrigger)) fail(`expect.stops.${k}`, `unknown trigger (one of ${STOP_TRIGGERS.join(", ")})`)
+                if (!isObj(v)) fail(`expect.stops.${k}`, "must be an object")
+                checkKeys(v, `expect.stops.${k}`, ["maxLatencyMs", "maxAfterflowMl", "firmwareReason"])
+            }
+        }
+        if (ex.rejected !== undefined && !Array.isArray(ex.rejected)) fail("expect.rejected", "must be an array of {command, reason}")
+        bool(ex, "noOtherRejections", "expect")
+    }
+    return s as unknown as Scenario
+}
+
+export const STOP_TRIGGERS = [
+    "cap",
+    "leakSeen",
+    "pause",
+    "finish",
+    "abort",
+    "estop",
+    "overpressure",
+    "blockage",
+    "loadCellStale",
+    "loadCellSaturated",
+    "loadCellNaN",
+    "encoderStuck",
+    "encoderJump",
+    "hostDisconnect",
+    "restart",
+] as const
+export type StopTrigger = (typeof STOP_TRIGGERS)[number]
+
+export function loadScenario(file: string): Scenario {
+    let text: string
+    try {
+        text = readFileSync(file, "utf8")
+    } catch (e) {
+        throw new ScenarioError(`${file}: cannot read (${(e as Error).message})`)
+    }
+    let raw: unknown
+    try {
+        raw = JSON.parse(text)
+    } catch (e) {
+        throw new ScenarioError(`${file}: not valid JSON (${(e as Error).message})`)
+    }
+    try {
+        return validateScenario(raw)
+    } catch (e) {
+        if (e instanceof ScenarioError) throw new ScenarioError(`${file}: ${e.message}`)
+        throw e
+    }
+}
+
+/** Firmware syringe preset (set_syringe id) nearest to the scenario's bore. */
+export function firmwareSyringeId(boreMm: number): number {
+    let best = 0
+    for (let i = 1; i < SYRINGES.length; i++)
+        if (Math.abs(SYRINGES[i].boreMm - boreMm) < Math.abs(SYRINGES[best].boreMm - boreMm)) best = i
+    return best
+}
+
+export function scenarioBoreMm(s: Scenario): number {
+    const preset = SYRINGE_PRESETS[(s.syringe?.preset ?? "20mL") as keyof typeof SYRINGE_PRESETS]
+    return s.syringe?.boreMm ?? preset.boreMm
+}
+
+export function levelCapMl(s: Scenario): number {
+    return s.capMl ?? LEVELS[levelIndex(s.level)].capMl
+}
+
+/** The physics model's configuration for a scenario (time 0 = scenario start). */
+export function rigConfig(s: Scenario, seedOverride?: number): RigConfig {
+    return {
+        seed: seedOverride ?? s.seed ?? 1,
+        syringe: { ...(s.syringe as RigConfig["syringe"]) },
+        needle: { gauge: 14, lengthMm: 100, ...s.needle },
+        cement: {
+            mixedAtS: s.cement?.mixedAtS,
+            preset: s.cement?.preset as "lowViscosity" | "highViscosity" | undefined,
+            temperatureC: s.cement?.temperatureC,
+            viscosityPaS: s.cement?.viscosityPaS,
+            viscosityScale: s.cement?.viscosityScale,
+        },
+        vertebra: { ...s.vertebra },
+        leaks: (s.leaks ?? []).map(l => ({ ...l, kind: l.kind as "venous" | "softTissue" | "epidural" })),
+        occlusion: s.blockage ? { ...s.blockage } : undefined,
+        drive: { ...s.drive },
+        loadCell: { ...s.loadCell },
+    }
+}

@@ -1,0 +1,119 @@
+// `npm run sim -- <scenario.json> [--out result.json] [--trace trace.csv]`
+// Runs one scenario closed-loop against the firmware in the DeviceScript VM
+// (devtools hub + VM + simulated hardware in this process). Exits 0 when the
+// scenario ran, whatever its verdict (the verdict is in the result); 2 for a
+// bad scenario file or bad arguments; 1 when the bench itself failed.
+import "./bench/quiet" // first: filters jacdac-ts log noise
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
+import { parseArgs } from "node:util"
+import { loadScenario, ScenarioError } from "./bench/scenario"
+import { ScenarioRunner, traceCsv } from "./bench/runner"
+import { BenchSession } from "./bench/session"
+import { formatLive, formatSummary } from "./bench/view"
+
+const HELP = `usage: npm run sim -- <scenario.json> [options]
+
+Runs one scenario closed-loop against the firmware (src/main.ts) in the
+DeviceScript VM, with the physics model serving the load cell, encoder,
+motor and buttons on the Jacdac bus. Scenario format: docs/simulator.md.
+
+options:
+  -o, --out <file>     write the result (JSON) here
+  -t, --trace <file>   write a per-sample trace (CSV) here
+  -s, --seed <n>       override the scenario's noise seed
+  -l, --live           show a live console view while it runs
+  -q, --quiet          print only the verdict line
+      --rebuild        rebuild the firmware even if it looks current
+      --firmware <f>   run this compiled bytecode (.devs) instead of src/main.ts
+      --validate       only validate the scenario file
+  -h, --help           this text
+
+exit status: 0 the scenario ran (see "verdict" in the result), 1 the bench
+failed (hub, VM, role binding), 2 bad arguments or scenario file.`
+
+async function main(): Promise<number> {
+    let args
+    try {
+        args = parseArgs({
+            allowPositionals: true,
+            options: {
+                out: { type: "string", short: "o" },
+                trace: { type: "string", short: "t" },
+                seed: { type: "string", short: "s" },
+                live: { type: "boolean", short: "l", default: false },
+                quiet: { type: "boolean", short: "q", default: false },
+                rebuild: { type: "boolean", default: false },
+                firmware: { type: "string" },
+                validate: { type: "boolean", default: false },
+                help: { type: "boolean", short: "h", default: false },
+            },
+        })
+    } catch (e) {
+        console.error(`${(e as Error).message}\n\n${HELP}`)
+        return 2
+    }
+    const { values, positionals } = args
+    if (values.help) {
+        console.log(HELP)
+        return 0
+    }
+    if (positionals.length !== 1) {
+        console.error(`expected one scenario file\n\n${HELP}`)
+        return 2
+    }
+    const seed = values.seed === undefined ? undefined : Number(values.seed)
+    if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) {
+        console.error(`--seed must be a non-negative integer, got ${values.seed}`)
+        return 2
+    }
+    const file = positionals[0]
+    let sc
+    try {
+        sc = loadScenario(file)
+    } catch (e) {
+        if (e instanceof ScenarioError) {
+            console.error(`invalid scenario: ${e.message}`)
+            return 2
+        }
+        throw e
+    }
+    if (values.validate) {
+        console.log(`${file}: ok (${sc.name})`)
+        return 0
+    }
+    const log = values.quiet ? () => {} : (m: string) => console.error(m)
+    const session = await BenchSession.open({ log: values.quiet ? undefined : log, rebuild: values.rebuild, firmware: values.firmware })
+    try {
+        const runner = new ScenarioRunner(session)
+        const live = values.live && process.stdout.isTTY
+        const { result, trace, telemetry } = await runner.run(sc, {
+            file,
+            trace: !!values.trace,
+            seed,
+            log,
+            onView: values.live ? v => formatLive(v, !!live) : undefined,
+        })
+        if (values.out) {
+            mkdirSync(dirname(values.out), { recursive: true })
+            writeFileSync(values.out, JSON.stringify(result, null, 2) + "\n")
+        }
+        if (values.trace) {
+            mkdirSync(dirname(values.trace), { recursive: true })
+            writeFileSync(values.trace, traceCsv(trace, telemetry, session.plant.t0Wall))
+        }
+        if (values.quiet) console.log(`${result.name}: ${result.verdict.pass ? "PASS" : "FAIL"}`)
+        else console.log(formatSummary(result))
+        return result.ok ? 0 : 1
+    } finally {
+        await session.close()
+    }
+}
+
+main().then(
+    code => process.exit(code),
+    e => {
+        console.error(`bench error: ${(e as Error).stack ?? e}`)
+        process.exit(1)
+    }
+)
