@@ -39,7 +39,8 @@ const nodeTests = ["test/node", "sim/test", "host/test"]
     .flatMap(d => readdirSync(d).filter(f => f.endsWith(".test.ts")).map(f => `${d}/${f}`))
 if (nodeTests.length) {
     console.log("\n== Node tests")
-    const nt = await run("node", ["--import", "tsx", "--test", "--test-reporter=spec", ...nodeTests])
+    // one file at a time: the closed-loop and host tests share the devtools hub ports
+    const nt = await run("node", ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...nodeTests])
     const np = /ℹ pass (\d+)/.exec(nt.out)
     const nf = /ℹ fail (\d+)/.exec(nt.out)
     passed += np ? +np[1] : 0
