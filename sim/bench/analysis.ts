@@ -47,11 +47,12 @@ export function nextForwardStart(motion: MotionChange[], tS: number): number {
     return Infinity
 }
 
-export function analyseStop(series: PlantSeries, motion: MotionChange[], trigger: string, tS: number): StopRecord {
-    const moving = forwardAt(motion, tS)
-    const stop = stopAfter(motion, tS)
+export function analyseStop(series: PlantSeries, motion: MotionChange[], trigger: string, tS: number, knownStopS?: number): StopRecord {
+    const moving = knownStopS !== undefined || forwardAt(motion, tS)
+    const stop = knownStopS ?? stopAfter(motion, tS)
     const until = Math.min(nextForwardStart(motion, stop ?? tS), series.t.length ? series.t[series.t.length - 1] : tS)
-    const i0 = Math.min(series.indexAt(tS), series.t.length - 1)
+    const from = Math.min(tS, stop ?? tS)
+    const i0 = Math.min(series.indexAt(from), series.t.length - 1)
     const i1 = Math.min(series.indexAt(until), series.t.length - 1)
     let peakInj = series.injected[i0] ?? 0
     let peakLeak = series.leaked[i0] ?? 0
@@ -73,22 +74,31 @@ export function analyseStop(series: PlantSeries, motion: MotionChange[], trigger
 /**
  * The cap trigger: the instant the firmware's notion of delivered volume
  * (max plunger displacement since the level started) reaches the cap. When
- * the drive stopped short of it (the firmware anticipates), the instant is
- * extrapolated at the advance speed before the stop, so the latency comes
- * out negative by the anticipation.
+ * the drive stopped short of it (the firmware anticipates by one control
+ * period + bus latency), the instant is extrapolated at the advance speed
+ * before the stop and `stopS` is that stop, so the latency comes out
+ * negative by the anticipation.
  */
-export function capTriggerS(series: PlantSeries, motion: MotionChange[], levelStartS: number, capMl: number, capStopS?: number): number | undefined {
+export function capTrigger(
+    series: PlantSeries,
+    motion: MotionChange[],
+    levelStartS: number,
+    capMl: number,
+    capEventS?: number
+): { tS: number; stopS?: number } | undefined {
     const i0 = series.indexAt(levelStartS)
     if (i0 >= series.t.length) return undefined
     const d0 = series.disp[i0]
     let maxD = d0
     for (let i = i0; i < series.t.length; i++) {
         if (series.disp[i] > maxD) maxD = series.disp[i]
-        if (maxD - d0 >= capMl) return series.t[i]
+        if (maxD - d0 >= capMl) return { tS: series.t[i] }
     }
-    if (capStopS === undefined) return undefined
-    // stopped short: extrapolate from the stop at the speed just before it
-    const stop = stopAfter(motion, capStopS - 0.2) ?? capStopS
+    if (capEventS === undefined) return undefined
+    // stopped short: the last forward->stop change before the firmware's cap event arrived
+    let stop: number | undefined
+    for (const m of motion) if (!m.forward && m.tS <= capEventS + 0.05) stop = m.tS
+    if (stop === undefined) return undefined
     const is = Math.min(series.indexAt(stop), series.t.length - 1)
     const ib = Math.max(i0, series.indexAt(stop - 0.1))
     const dt = series.t[is] - series.t[ib]
@@ -96,7 +106,7 @@ export function capTriggerS(series: PlantSeries, motion: MotionChange[], levelSt
     let maxBefore = d0
     for (let i = i0; i <= is; i++) if (series.disp[i] > maxBefore) maxBefore = series.disp[i]
     const short = capMl - (maxBefore - d0)
-    return v > 1e-9 ? stop + short / v : undefined
+    return v > 1e-9 ? { tS: stop + short / v, stopS: stop } : undefined
 }
 
 /** First instant the chamber pressure reaches `pa` while advancing, after fromS. */

@@ -184,8 +184,8 @@ export class InjectorLink {
     }
 
     /** The injector service on a device (the newest one announcing it when several). */
-    static find(bus: JDBus): JDService | undefined {
-        const devs = bus.devices({ serviceClass: SRV_CEMENT_INJECTOR }).filter((d: JDDevice) => !d.lost)
+    static find(bus: JDBus, exclude: Set<string> = new Set()): JDService | undefined {
+        const devs = bus.devices({ serviceClass: SRV_CEMENT_INJECTOR }).filter((d: JDDevice) => !d.lost && !exclude.has(d.deviceId))
         const d = devs[devs.length - 1]
         return d?.services({ serviceClass: SRV_CEMENT_INJECTOR })[0]
     }

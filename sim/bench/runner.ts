@@ -6,7 +6,7 @@ import { Config, defaultConfig, getThreshold, setThreshold, THRESHOLDS } from ".
 import { LEVELS, levelIndex } from "../../src/core/levels"
 import { Op, Reason, Reject, State } from "../../src/core/types"
 import { mlPerCount } from "../model"
-import { analyseStop, capTriggerS, occlusionOnsetS, pressureCrossingS, round, StopRecord } from "./analysis"
+import { analyseStop, capTrigger, occlusionOnsetS, pressureCrossingS, round, StopRecord } from "./analysis"
 import {
     FLAG_BENCH,
     FLAG_GAIN,
@@ -588,11 +588,11 @@ export class ScenarioRunner {
             this.link.events.filter(e => e.type === "transition" && this.tS(e.tHostMs) >= tS - 0.002)
 
         // physical triggers
-        const all: Trigger[] = [...triggers]
+        const all: (Trigger & { stopS?: number })[] = [...triggers]
         const capEv = this.link.events.find(e => e.type === "transition" && e.reason === Reason.CapReached)
         if (levelStartS !== undefined) {
-            const tc = capTriggerS(series, motion, levelStartS, capMl, capEv ? this.tS(capEv.tHostMs) : undefined)
-            if (tc !== undefined) all.push({ trigger: "cap", tS: tc })
+            const tc = capTrigger(series, motion, levelStartS, capMl, capEv ? this.tS(capEv.tHostMs) : undefined)
+            if (tc !== undefined) all.push({ trigger: "cap", tS: tc.tS, stopS: tc.stopS })
         }
         const opPa = sc.thresholds?.overpressurePa ?? 3.5e6
         const tp = pressureCrossingS(series, motion, opPa)
@@ -601,8 +601,9 @@ export class ScenarioRunner {
         if (to !== undefined) all.push({ trigger: "blockage", tS: to })
         all.sort((a, b) => a.tS - b.tS)
         const stops: StopRecord[] = all.map(tr => {
-            const s = analyseStop(series, motion, tr.trigger, tr.tS)
-            const fw = transitionsAfter(tr.tS)[0]
+            const s = analyseStop(series, motion, tr.trigger, tr.tS, tr.stopS)
+            // the event may arrive a little before the motor write that stops the drive
+            const fw = transitionsAfter(Math.min(tr.tS, s.stoppedAtS ?? tr.tS) - 0.05)[0]
             if (fw) {
                 s.firmwareReason = reasonName(fw.reason)
                 s.firmwareState = lowerState(fw.to)

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { createNodeSocketTransport, JDBus, Packet, PACKET_PROCESS } from "jacdac-ts"
 import { RigConfig } from "../model"
-import { FLAG_ESTOP, InjectorLink } from "./injector"
+import { FLAG_ESTOP, InjectorLink, SRV_CEMENT_INJECTOR } from "./injector"
 import { RealtimePlant } from "./plant"
 import { Child, ensureFirmware, FirmwareFiles, HUB_TCP_PORT, OUT_DIR, startHub, startVm } from "./procs"
 import { bindRoles, findVmDevice, RoleBinding } from "./roles"
@@ -94,6 +94,8 @@ export class BenchSession {
         if (this.vm?.isAlive()) await this.stopFirmware()
         const t0 = performance.now()
         if (!opts.sameDevice || !this.vmDeviceId) this.vmDeviceId = randomBytes(8).toString("hex")
+        // injector devices of earlier VMs may linger on the bus for a moment
+        const stale = new Set(opts.sameDevice ? [] : this.bus.devices({ serviceClass: SRV_CEMENT_INJECTOR }).map(d => d.deviceId))
         this.vmRuns++
         this.vm = await startVm({
             bytecode: this.firmware.bytecode,
@@ -112,14 +114,13 @@ export class BenchSession {
         }
         const binding = await bindRoles(this.bus, vmDev, this.device.roleTargets(), this.device.deviceId, this.log)
         // the injector server (its own device id, derived by the VM)
-        let srv = InjectorLink.find(this.bus)
+        let srv = InjectorLink.find(this.bus, stale)
         for (let i = 0; !srv || srv.device.lost; i++) {
             if (i > 500) throw new Error("the Cement Injector service did not appear on the bus")
             await sleep(10)
-            srv = InjectorLink.find(this.bus)
+            srv = InjectorLink.find(this.bus, stale)
         }
         this.link.attach(srv)
-        this.log(`injector at ${srv.device.deviceId}; injector devices: ${this.bus.devices({ serviceClass: 0x1c7e1a55 }).map(d => d.deviceId + (d.lost ? "(lost)" : ""))}`)
         const since = performance.now()
         // ready: telemetry flowing, e-stop input bound (flag clear), load cell live (force is a number)
         await this.link.waitFor(() => `firmware ready (telemetry with e-stop bound and load cell live); latest: ${JSON.stringify(this.link.latest)}; devices: ${this.bus.devices().map(d => d.deviceId + (d.lost ? "(lost)" : "") + ":" + d.serviceClasses.map(c => c.toString(16)).join("/"))}`, 10000, () => {
