@@ -105,16 +105,17 @@ export async function bench(opts: FakeOptions = {}): Promise<Bench> {
     const hub = await startHub()
     const tcp = `127.0.0.1:${hub.port}`
     const fake = await new FakeInjector({ ...opts, tcp }).start()
-    return {
+    const b: Bench = {
         hub,
         fake,
         tcp,
         async close() {
             killAllCli()
-            await fake.stop()
+            await b.fake.stop() // the one on the bus now (a test may have replaced it)
             await hub.close()
         },
     }
+    return b
 }
 
 export function readLines(path: string): any[] {
