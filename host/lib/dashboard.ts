@@ -50,6 +50,8 @@ export class Dashboard {
             if (url === "/" || url === "/index.html") {
                 res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" })
                 res.end(page)
+            } else if (url === "/favicon.ico") {
+                res.writeHead(204).end()
             } else if (url === "/status.json") {
                 res.writeHead(200, { "content-type": "application/json" })
                 res.end(JSON.stringify({ ...this.status, samples: this.history.length }))
@@ -122,7 +124,9 @@ export class Dashboard {
     close(): Promise<void> {
         for (const c of this.wss.clients) c.terminate()
         this.wss.close()
-        return new Promise(r => this.server.close(() => r()))
+        const done = new Promise<void>(r => this.server.close(() => r()))
+        this.server.closeAllConnections()
+        return done
     }
 }
 
@@ -170,17 +174,17 @@ export function dashboardHtml() {
   $("legend").innerHTML = legendHtml();
   function f(v, d) { return v == null ? "n/a" : (+v).toFixed(d); }
   function age(s) { if (s == null || s < 0) return "not mixed"; var m = Math.floor(s / 60), r = Math.floor(s % 60); return m + ":" + (r < 10 ? "0" : "") + r; }
-  var width = Math.max(500, document.body.clientWidth - 50), t0 = Date.now();
+  var width = Math.max(500, document.body.clientWidth - 50);
   var sync = uPlot.sync("live");
   function mk(id, title, series, yl) {
-    return new uPlot({ title: title, width: width, height: 180, scales: { x: { time: false } }, cursor: { sync: { key: sync.key } },
-      axes: [{ label: "time (s)" }, { label: yl }], series: [{ label: "t (s)", value: function (u, v) { return v == null ? "" : v.toFixed(2); } }].concat(series),
+    return new uPlot({ title: title, width: width, height: 180, scales: { x: { time: true } }, cursor: { sync: { key: sync.key } },
+      axes: [{ label: "time" }, { label: yl }], series: [{ label: "time", value: function (u, v) { return v == null ? "" : new Date(v * 1000).toLocaleTimeString(); } }].concat(series),
       plugins: [markersPlugin(function () { return markers; })] }, [[], [], []].slice(0, series.length + 1), $(id));
   }
   var cp = mk("c-pressure", "Pressure", [{ label: "pressure (MPa)", stroke: "#1f77b4", width: 1.5 }], "MPa");
   var cv = mk("c-volume", "Delivered volume", [{ label: "volume (mL)", stroke: "#2ca02c", width: 1.5 }, { label: "cap (mL)", stroke: "#999", dash: [6, 4] }], "mL");
   var cf = mk("c-flow", "Flow", [{ label: "flow (mL/min)", stroke: "#ff7f0e", width: 1.5 }], "mL/min");
-  function rel(t) { return (t - t0) / 1000; }
+  function rel(t) { return t / 1000; }
   function setStatus(s, detail) {
     status = s; var b = $("conn");
     b.className = "badge " + s;
