@@ -193,7 +193,7 @@ function fieldValue(f: jdspec.PacketMember, v: any) {
 /** Decodes one `telemetry` report by the spec's pack format and names. */
 export function decodeTelemetry(data: Uint8Array): TelemetryBatch {
     const p = packet("telemetry")
-    const vals = jdunpack<any[]>(data, p.packFormat)
+    const vals = jdunpack<any[]>(data, p.packFormat as string)
     const header: any = {}
     const samples: any[] = []
     const rep = p.fields.findIndex(f => f.startRepeats)
@@ -218,7 +218,7 @@ export function encodeTelemetry(h: TelemetryHeader, samples: TelemetrySample[]):
     const rep = p.fields.findIndex(f => f.startRepeats)
     const head = p.fields.slice(0, rep).map(f => nanIfNull((h as any)[f.name]))
     const rows = samples.map(s => p.fields.slice(rep).map(f => nanIfNull((s as any)[f.name])))
-    return jdpack(p.packFormat, [...head, rows])
+    return jdpack(p.packFormat as string, [...head, rows])
 }
 
 function nanIfNull(v: any) {
@@ -251,7 +251,7 @@ export function encodeEvent(name: EventName, values: Record<string, number>): { 
  * An event as recorded: the raw fields plus readable names of the codes
  * (state, reason, reject, command, level, action).
  */
-export function describeEvent(name: string, f: Record<string, number | null>): Record<string, any> {
+export function describeEvent(name: string, f: Record<string, any>): Record<string, any> {
     const out: Record<string, any> = { event: name, ...f }
     switch (name) {
         case "transition":

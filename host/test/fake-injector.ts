@@ -140,7 +140,7 @@ export class FakeInjector {
         if (opts.transport) this.transport = opts.transport
         else {
             const m = /^(?:(.+):)?(\d+)$/.exec(opts.tcp || "127.0.0.1:8082")
-            this.transport = createNodeSocketTransport(+m[2], m[1] || "127.0.0.1")
+            this.transport = createNodeSocketTransport(+m![2], m![1] || "127.0.0.1")
         }
         this.bus = new JDBus([this.transport], { client: false, disableRoleManager: true })
         this.server = new FakeServer((code, pkt) => this.onCommand(code, pkt))

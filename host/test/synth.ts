@@ -84,7 +84,7 @@ export function* synthLines(o: SynthOptions, expected: SynthLevel[] = []): Gener
         let startTime = 0
         for (let k = 0; k < count; k += BATCH) {
             const m = Math.min(BATCH, count - k)
-            const samples = []
+            const samples: any[] = []
             const events: string[] = []
             const batchT = levelT0 + k * PERIOD
             for (let j = 0; j < m; ++j) {
