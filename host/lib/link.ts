@@ -220,14 +220,20 @@ export class InjectorLink extends EventEmitter {
         }
     }
 
+    private lastTick = 0
+
     private tick() {
         if (this.stopped) return
+        const now = nowMs()
+        // after a stall of this process, let queued packets in before blaming the device
+        const stalled = this.lastTick > 0 && now - this.lastTick > 750
+        this.lastTick = now
         const st = this.transport.connectionState
         if (st === ConnectionState.Disconnected) {
             // reconnect in the background; the socket transport never gives up on its own
             this.transport.connect(true)
         }
-        if (this.status === "connected" && nowMs() - this.lastPacketRx > this.lostMs)
+        if (this.status === "connected" && !stalled && now - this.lastPacketRx > this.lostMs)
             this.lostDevice(`no packet from the injector for ${this.lostMs} ms`)
         if (this.status !== "connected" && st === ConnectionState.Connected) {
             for (const d of this.bus.devices({ serviceClass: CEMENT_INJECTOR_CLASS })) this.consider(d)
