@@ -181,8 +181,19 @@ export function ensureFirmware(opts: { force?: boolean; quiet?: boolean } = {}):
 
 // ------------------------------------------------------------------ hub and VM
 
-export async function startHub(logDir = join(OUT_DIR, "logs")): Promise<Child> {
-    const busy = await busyPorts()
+/**
+ * Start the devtools hub. Its ports are fixed (8081-8083), so only one bench
+ * can run at a time on a machine: with `waitMs` > 0 a busy port is waited
+ * for (another bench finishing), otherwise it is an error.
+ */
+export async function startHub(opts: { waitMs?: number; log?: (m: string) => void } = {}, logDir = join(OUT_DIR, "logs")): Promise<Child> {
+    let busy = await busyPorts()
+    const tWait = Date.now()
+    if (busy.length && opts.waitMs) opts.log?.(`bench: port(s) ${busy.join(", ")} in use (another bench or devtools hub); waiting up to ${Math.round(opts.waitMs / 1000)} s`)
+    while (busy.length && Date.now() - tWait < (opts.waitMs ?? 0)) {
+        await sleep(1000)
+        busy = await busyPorts()
+    }
     if (busy.length)
         throw new Error(
             `bench: port(s) ${busy.join(", ")} already in use: another devtools hub (or bench) is running. ` +

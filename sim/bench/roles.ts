@@ -10,8 +10,7 @@
 // The functional check (press each button, watch the firmware react) is in
 // runner.ts (`verifyButtons`).
 import {
-    CMD_GET_REG,
-    CMD_SET_REG,
+        CMD_SET_REG,
     fromHex,
     InPipeReader,
     JDBus,
@@ -67,15 +66,13 @@ export async function listRoles(bus: JDBus, dev: JDDevice, timeoutMs = 1500): Pr
 }
 
 async function readAutoBind(rm: JDService): Promise<number | undefined> {
-    return new Promise(resolve => {
-        const t = setTimeout(() => resolve(undefined), 500)
-        const reg = rm.register(RM_REG_AUTO_BIND)
-        reg.once("reportUpdate", () => {
-            clearTimeout(t)
-            resolve(reg.unpackedValue?.[0] as number)
-        })
-        void rm.sendPacketAsync(Packet.onlyHeader(CMD_GET_REG | RM_REG_AUTO_BIND), false)
-    })
+    const reg = rm.register(RM_REG_AUTO_BIND)
+    try {
+        await reg.refresh()
+    } catch {
+        return undefined
+    }
+    return reg.unpackedValue?.[0] as number | undefined
 }
 
 /**
@@ -129,10 +126,10 @@ export async function bindRoles(
     const rm = roleManager(vm)
     let listing: RoleBinding[] = []
     let problems: string[] = []
-    for (let attempt = 1; attempt <= 4; attempt++) {
+    for (let attempt = 1; attempt <= 12; attempt++) {
         await rm.sendPacketAsync(Packet.from(CMD_SET_REG | RM_REG_AUTO_BIND, jdpack("u8", [0])), true)
         const auto = await readAutoBind(rm)
-        if (auto !== 0) log(`roles: auto_bind reads ${auto} after writing 0 (attempt ${attempt})`)
+        if (auto !== 0 && attempt > 4) log(`roles: auto_bind reads ${auto} after writing 0 (attempt ${attempt})`)
         await rm.sendPacketAsync(Packet.onlyHeader(RM_CMD_CLEAR_ALL_ROLES), true)
         for (const t of targets) await rm.sendPacketAsync(setRolePacket(benchDeviceId, t.serviceIndex, t.role), true)
         let internal: RoleTarget[] = []
@@ -161,8 +158,9 @@ export async function bindRoles(
                 problems.push(`firmware role "${t.role}" not bound to the VM's own service`)
         }
         if (!problems.length) return listing
-        log(`roles: attempt ${attempt}: ${problems.join("; ")}`)
-        await sleep(300)
+        // the first attempt often comes before the VM has seen the bench device announce itself
+        if (attempt > 4) log(`roles: attempt ${attempt}: ${problems.join("; ")}`)
+        await sleep(200)
     }
     throw new RoleBindingError(
         `role binding failed: ${problems.join("; ")}\nfirmware roles: ${listing

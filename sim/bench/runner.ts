@@ -102,6 +102,8 @@ export interface ScenarioResult {
         telemetryHz: number
     }
     binding: { role: string; device: string; serviceIndex: number }[]
+    /** discarded attempts (spurious stale-sensor faults from VM stalls) */
+    retried?: { attempt: number; reason: string; atS: number; maxSampleLateMs: number }[]
 }
 
 export interface RunOptions {
@@ -112,6 +114,10 @@ export interface RunOptions {
     log?: (m: string) => void
     /** called ~10x per second with a live view */
     onView?: (v: LiveView) => void
+    /** keep the firmware VM running after the scenario (benchmark trials) */
+    keepFirmware?: boolean
+    /** reuse a running, calibrated firmware VM instead of a fresh one (benchmark trials) */
+    reuseFirmware?: boolean
 }
 
 export interface LiveView {
@@ -151,6 +157,7 @@ export class ScenarioRunner {
     }
 
     private confirmPresses = 0
+    private lastStart: FirmwareStart | undefined
     /** the firmware's thresholds as the runner set them (to predict FAULT-7 confirms) */
     private thresholds: Config = defaultConfig()
     private benchMode = false
@@ -170,7 +177,7 @@ export class ScenarioRunner {
         const since = performance.now()
         const sent = await this.link.send(op, ...args)
         if (!sent) return { pending: false, sent }
-        const waitMs = opts.waitMs ?? (this.predictConfirm(op, args) ? 700 : 120)
+        const waitMs = opts.waitMs ?? (this.predictConfirm(op, args) ? 700 : 60)
         const ev = await this.link
             .waitEvent(`reply to ${opName(op)}`, waitMs, since, e => (e.type === "confirmRequired" || e.type === "rejected") && e.command === op)
             .catch(() => undefined)
@@ -248,15 +255,34 @@ export class ScenarioRunner {
         await this.waitFlags(FLAG_VOLUME, "calibrate_volume")
     }
 
-    async setup(sc: Scenario) {
-        this.benchMode = !!sc.benchMode
-        if (sc.benchMode) {
-            await this.setupCommand(Op.SetBenchMode, [1], "set_bench_mode(1)")
-            await this.waitFlags(FLAG_BENCH, "bench mode")
-        }
+    /** Bring a running firmware back to idle on a fresh level (benchmark trials). */
+    private async resetForTrial(sc: Scenario) {
+        const st = this.link.latest?.state
+        if (st === State.Fault) {
+            await this.setupCommand(Op.ClearFault, [], "clear_fault")
+            await this.link.waitFor("fault cleared", 3000, () => this.link.latest?.state !== State.Fault)
+        } else if (st === State.Injecting || st === State.Paused || st === State.Ready) await this.setupCommand(Op.Abort, [], "abort")
+        await this.setupCommand(Op.SetLevel, [levelIndex(sc.level)], `set_level(${sc.level})`)
+        await this.link.waitFor("idle", 2000, () => this.link.latest?.state === State.Idle)
+    }
+
+    private calibratedBore = NaN
+
+    async setup(sc: Scenario, reuse = false) {
         const bore = scenarioBoreMm(sc)
-        await this.setupCommand(Op.SetSyringe, [firmwareSyringeId(bore)], "set_syringe")
-        await this.calibrate(bore)
+        if (reuse) await this.resetForTrial(sc)
+        else {
+            this.benchMode = !!sc.benchMode
+            if (sc.benchMode) {
+                await this.setupCommand(Op.SetBenchMode, [1], "set_bench_mode(1)")
+                await this.waitFlags(FLAG_BENCH, "bench mode")
+            }
+        }
+        if (!reuse || bore !== this.calibratedBore) {
+            await this.setupCommand(Op.SetSyringe, [firmwareSyringeId(bore)], "set_syringe")
+            await this.calibrate(bore)
+            this.calibratedBore = bore
+        }
         const li = levelIndex(sc.level)
         await this.setupCommand(Op.SetLevel, [li], `set_level(${sc.level})`)
         const cap = levelCapMl(sc)
@@ -294,7 +320,36 @@ export class ScenarioRunner {
     }
 
     /** Run one scenario. Never throws for scenario-level failures: they land in the result. */
-    async run(sc: Scenario, opts: RunOptions = {}): Promise<{ result: ScenarioResult; trace: TraceRow[]; telemetry: Telemetry[] }> {
+    /**
+     * Run one scenario; when the firmware faults on a stale load cell that
+     * the bench did not make stale (it kept sending every sample on time),
+     * the fault came from a stall of the VM itself (the WASM VM on a shared
+     * host is not real-time: stalls of 40+ ms happen now and then, and
+     * FAULT-1 allows 50 ms) and the run is repeated, up to `retries` times
+     * (default 1). Every discarded attempt is listed in `result.retried`.
+     */
+    async run(sc: Scenario, opts: RunOptions & { retries?: number } = {}): Promise<{ result: ScenarioResult; trace: TraceRow[]; telemetry: Telemetry[] }> {
+        const retried: { attempt: number; reason: string; atS: number; maxSampleLateMs: number }[] = []
+        for (let attempt = 1; ; attempt++) {
+            const out = await this.runOnce(sc, opts)
+            const spurious = spuriousStale(sc, out.result)
+            if (spurious === undefined || attempt > (opts.retries ?? 1)) {
+                out.result.retried = retried
+                if (spurious !== undefined) out.result.verdict.failures.push(`spurious stale-sensor fault at ${spurious} s (VM stall) on every attempt`)
+                out.result.verdict.pass = out.result.verdict.failures.length === 0
+                return out
+            }
+            retried.push({ attempt, reason: "spurious SensorStale (VM stall; the bench sent every sample on time)", atS: spurious, maxSampleLateMs: out.result.timing.maxSampleLateMs })
+            opts.log?.(`${sc.name}: spurious stale-sensor fault at ${spurious} s (VM stall); running again`)
+            if (opts.keepFirmware) {
+                // a fresh VM for the retry as well
+                await this.session.stopFirmware()
+                this.lastStart = undefined
+            }
+        }
+    }
+
+    private async runOnce(sc: Scenario, opts: RunOptions = {}): Promise<{ result: ScenarioResult; trace: TraceRow[]; telemetry: Telemetry[] }> {
         const log = opts.log ?? (() => {})
         const wall0 = performance.now()
         this.confirmPresses = 0
@@ -304,20 +359,24 @@ export class ScenarioRunner {
         link.sent = []
         link.connected = true
         const telemetry: Telemetry[] = []
+        const motorWrites0 = this.device.motor.writes
         link.onTelemetry = t => telemetry.push(t)
-        let start: FirmwareStart | undefined
+        let start: FirmwareStart | undefined = this.lastStart
         let error: string | undefined
         const triggers: Trigger[] = []
         let levelStartS: number | undefined
         let endS = 0
         try {
-            log(`${sc.name}: starting firmware`)
-            start = await this.session.startFirmware()
+            const reuse = !!opts.reuseFirmware && !!this.session.vm?.isAlive() && this.lastStart !== undefined
+            if (!reuse) {
+                log(`${sc.name}: starting firmware`)
+                start = this.lastStart = await this.session.startFirmware()
+                log(`${sc.name}: firmware up in ${start.startMs.toFixed(0)} ms; calibrating and setting up`)
+            }
             // the calibration / setup rig: the bench at rest
             this.session.installRig({ seed: (opts.seed ?? sc.seed ?? 1) + 1000 })
             this.startHeartbeat()
-            log(`${sc.name}: firmware up in ${start.startMs.toFixed(0)} ms; calibrating and setting up`)
-            await this.setup(sc)
+            await this.setup(sc, reuse)
             // scenario time 0: the scenario's plant
             this.session.installRig(rigConfig(sc, opts.seed))
             this.plant.keepTrace = !!opts.trace
@@ -335,7 +394,11 @@ export class ScenarioRunner {
             link.onTelemetry = () => {}
         }
         const result = this.analyse(sc, opts, start, triggers, levelStartS, endS, telemetry, error, wall0)
-        await this.session.stopFirmware()
+        result.timing.motorWrites -= motorWrites0
+        if (!opts.keepFirmware || error) {
+            await this.session.stopFirmware()
+            this.lastStart = undefined
+        }
         return { result, trace: this.plant.trace, telemetry }
     }
 
@@ -678,6 +741,20 @@ export class ScenarioRunner {
     }
 }
 
+
+/**
+ * A SensorStale fault the bench did not cause: no loadCellStale fault was
+ * active (or just ended) and every sample went out within 25 ms of its
+ * instant. Returns the fault's scenario time.
+ */
+export function spuriousStale(sc: Scenario, r: ScenarioResult): number | undefined {
+    const ev = r.events.find(e => e.type === "transition" && e.reason === "SensorStale")
+    if (!ev) return undefined
+    const caused = (sc.faults ?? []).some(f => f.kind === "loadCellStale" && ev.tS >= f.atS - 0.01 && ev.tS <= f.atS + (f.forS ?? Infinity) + 0.2)
+    const restart = (sc.faults ?? []).some(f => f.kind === "restart" && ev.tS >= f.atS - 0.01)
+    if (caused || restart || r.timing.maxSampleLateMs > 25) return undefined
+    return ev.tS
+}
 
 /** The scenario's `expect` block against a result. */
 export function judge(sc: Scenario, r: ScenarioResult): { pass: boolean; failures: string[] } {

@@ -24,6 +24,8 @@ export interface SessionOptions {
     rebuild?: boolean
     /** run this bytecode (.devs) instead of building src/main.ts (diagnostics) */
     firmware?: string
+    /** wait this long for the hub's ports when another bench holds them (default 0: fail at once) */
+    waitForPortsMs?: number
 }
 
 export interface FirmwareStart {
@@ -57,7 +59,7 @@ export class BenchSession {
         const s = new BenchSession(opts)
         s.firmware = ensureFirmware({ force: opts.rebuild })
         if (opts.firmware) s.firmware = { ...s.firmware, bytecode: opts.firmware }
-        s.hub = await startHub()
+        s.hub = await startHub({ waitMs: opts.waitForPortsMs, log: m => console.error(m) })
         try {
             const services = JSON.parse(readFileSync(s.firmware.services, "utf8"))
             s.bus = new JDBus([createNodeSocketTransport(HUB_TCP_PORT, "127.0.0.1")], {

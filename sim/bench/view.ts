@@ -6,6 +6,8 @@ const f = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : "-")
 const mpa = (pa: number) => f(pa / 1e6, 2)
 
 let lastLines = 0
+let lastPlain = -Infinity
+let lastEventKey = ""
 
 /** Redraw the live view in place (tty) or print one line per call (pipe). */
 export function formatLive(v: LiveView, tty: boolean) {
@@ -14,6 +16,15 @@ export function formatLive(v: LiveView, tty: boolean) {
         return "[" + "#".repeat(n) + ".".repeat(width - n) + "]"
     }
     if (!tty) {
+        // pipes and logs: one line a second, plus one per new event
+        const ev = v.lastEvents[v.lastEvents.length - 1]
+        const key = ev ? `${ev.tS}${ev.type}${ev.reason}` : ""
+        if (key !== lastEventKey && ev) {
+            lastEventKey = key
+            console.log(`t=${f(ev.tS, 2)}s event ${ev.type} ${ev.reason}${ev.to ? ` -> ${ev.to}` : ""}${ev.command ? ` ${ev.command}` : ""}${ev.reject ? ` (${ev.reject})` : ""}`)
+        }
+        if (v.tS - lastPlain < 1) return
+        lastPlain = v.tS
         console.log(
             `t=${f(v.tS, 1)}s ${v.state}(${v.reason}) vol ${f(v.volumeMl, 3)}/${f(v.capMl, 2)} mL  p ${mpa(v.pressurePa)} MPa  flow ${f(v.flowMlPerMin, 2)} mL/min  out ${f(v.injectedMl, 3)} mL leak ${f(v.leakedMl, 3)} mL`
         )

@@ -1,0 +1,273 @@
+// Closed-loop scenario tests (SIM-2, SIM-3): every scenario in sim/scenarios
+// runs against the firmware (src/main.ts) in the DeviceScript VM through the
+// devtools hub, with the physics model serving the sensors, drive and
+// buttons. One hub for the file, a fresh VM per scenario. Results land in
+// out/sim/test/<name>.json for inspection.
+//   node --import tsx --test sim/test/scenarios.test.ts
+// SIM_FIRMWARE=<file.devs> runs a given compiled firmware instead of src/main.ts.
+import "../bench/quiet"
+import assert from "node:assert/strict"
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { after, before, describe, test } from "node:test"
+import { literatureChecks } from "../model"
+import { ScenarioResult, ScenarioRunner } from "../bench/runner"
+import { FAULTS, loadScenario, ScenarioError, validateScenario } from "../bench/scenario"
+import { BenchSession } from "../bench/session"
+import { ROOT } from "../bench/procs"
+
+const SCEN_DIR = join(ROOT, "sim", "scenarios")
+const OUT = join(ROOT, "out", "sim", "test")
+const T = { timeout: 120_000 }
+
+const files = readdirSync(SCEN_DIR).filter(f => f.endsWith(".json"))
+
+describe("scenario files (SIM-2, SIM-3)", () => {
+    test("SIM-2: every scenario file in sim/scenarios validates", () => {
+        for (const f of files) assert.doesNotThrow(() => loadScenario(join(SCEN_DIR, f)), f)
+    })
+
+    test("SIM-2: a bad scenario is rejected with a message naming the field", () => {
+        const good = { name: "x", durationS: 5, level: "C2", actions: [{ atS: 1, do: "start" }] }
+        assert.doesNotThrow(() => validateScenario(good))
+        const bad: [unknown, RegExp][] = [
+            [{ ...good, level: "C9" }, /^level: unknown level "C9"/],
+            [{ ...good, durationS: -1 }, /^durationS: must be > 0/],
+            [{ ...good, actions: [{ atS: 1, do: "leekSeen" }] }, /^actions\[0\]\.do: must be one of/],
+            [{ ...good, actions: [{ atS: 9, do: "start" }] }, /^actions\[0\]\.atS: is after durationS/],
+            [{ ...good, faults: [{ atS: 1, kind: "gremlins" }] }, /^faults\[0\]\.kind: must be one of/],
+            [{ ...good, leaks: [{ kind: "venous", resistanceFactor: 0.2 }] }, /^leaks\[0\]: needs atMl or atS/],
+            [{ ...good, needle: { gauge: 30 } }, /^needle\.gauge: no preset for gauge 30/],
+            [{ ...good, thresholds: { overpressurePa: 9e6 } }, /^thresholds\.overpressurePa: must be <= 3500000/],
+            [{ ...good, syringe: { bore: 19 } }, /^syringe\.bore: unknown field/],
+            [{ ...good, capMl: "3" }, /^capMl: must be a finite number/],
+        ]
+        for (const [s, re] of bad) assert.throws(() => validateScenario(s), (e: Error) => e instanceof ScenarioError && re.test(e.message), JSON.stringify(s))
+    })
+
+    test("SIM-3: the library has >= 15 scenarios covering regions, leaks, blockage, metastatic body, late cement and every FAULT kind", () => {
+        const scs = files.map(f => loadScenario(join(SCEN_DIR, f)))
+        assert.ok(scs.length >= 15, `${scs.length} scenarios`)
+        const levels = scs.map(s => s.level)
+        assert.ok(levels.includes("C2"), "C2")
+        assert.ok(levels.some(l => /^C[3-7]$/.test(l)), "C3-C7")
+        assert.ok(levels.some(l => /^T/.test(l)), "thoracic")
+        assert.ok(levels.some(l => /^L/.test(l)), "lumbar")
+        const leakKinds = new Set(scs.flatMap(s => (s.leaks ?? []).map(l => l.kind)))
+        for (const k of ["venous", "softTissue", "epidural"]) assert.ok(leakKinds.has(k), `leak ${k}`)
+        assert.ok(scs.some(s => s.leaks?.length && !s.actions.some(a => a.do === "leakSeen")), "unnoticed leak")
+        assert.ok(scs.some(s => s.blockage), "blockage")
+        assert.ok(scs.some(s => (s.vertebra?.tumorFactor ?? 1) > 3), "metastatic body")
+        assert.ok(scs.some(s => (s.cement?.mixedAtS ?? 0) < -480), "late cement")
+        const faultKinds = new Set(scs.flatMap(s => (s.faults ?? []).map(f => f.kind)))
+        for (const k of FAULTS) assert.ok(faultKinds.has(k), `fault ${k}`)
+        assert.ok(scs.some(s => s.actions.some(a => a.do === "estop")), "e-stop")
+        assert.ok(scs.some(s => s.remoteMode && s.faults?.some(f => f.kind === "hostDisconnect")), "host disconnect, remote mode")
+        assert.ok(scs.some(s => !s.remoteMode && s.faults?.some(f => f.kind === "hostDisconnect")), "host disconnect, local mode")
+    })
+
+    test("SIM-1: model steady state lands on the published figures (literatureChecks)", () => {
+        const checks = literatureChecks()
+        const off = checks.filter(c => !c.withinRange).map(c => `${c.name}: ${c.modelValue} not in [${c.lowerBound}, ${c.upperBound}]`)
+        assert.deepEqual(off, [])
+        const byName = (s: string) => checks.find(c => c.name.includes(s))!
+        assert.ok(Math.abs(byName("plunger pressure, 14 G x 100 mm, 50 Pa.s").modelValue - 1.5) < 0.15, "~1.5 MPa at 3 mL/min, 14 G x 100 mm, 50 Pa.s")
+        assert.ok(Math.abs(byName("intravertebral pressure, normal").modelValue - 6.83) < 0.35, "~6.8 kPa normal body")
+        assert.ok(Math.abs(byName("intravertebral pressure, metastatic").modelValue - 39.66) < 2, "~40 kPa metastatic body")
+    })
+})
+
+describe("closed loop against the firmware in the VM (SIM-2, SIM-3)", { concurrency: 1 }, () => {
+    let session: BenchSession
+    let runner: ScenarioRunner
+    const results = new Map<string, ScenarioResult>()
+
+    before(async () => {
+        mkdirSync(OUT, { recursive: true })
+        // the hub's ports are fixed: wait for another bench on this machine to finish
+        session = await BenchSession.open({ firmware: process.env.SIM_FIRMWARE, waitForPortsMs: 600_000 })
+        runner = new ScenarioRunner(session)
+    }, { timeout: 660_000 })
+
+    after(async () => {
+        await session?.close()
+    })
+
+    async function run(name: string): Promise<ScenarioResult> {
+        const file = join(SCEN_DIR, `${name}.json`)
+        const { result } = await runner.run(loadScenario(file), { file })
+        writeFileSync(join(OUT, `${name}.json`), JSON.stringify(result, null, 2) + "\n")
+        results.set(name, result)
+        assert.ok(result.ok, `bench error: ${result.error}`)
+        return result
+    }
+    /** the scenario file's own `expect` block */
+    function verdict(r: ScenarioResult) {
+        assert.deepEqual(r.verdict.failures, [], `${r.name}: ${r.verdict.failures.join("; ")}`)
+    }
+    const stop = (r: ScenarioResult, trigger: string) => {
+        const s = r.stops.find(x => x.trigger === trigger)
+        assert.ok(s, `${r.name}: no ${trigger} stop in ${JSON.stringify(r.stops)}`)
+        return s!
+    }
+    const transitions = (r: ScenarioResult) => r.events.filter(e => e.type === "transition").map(e => e.reason)
+
+    // ---- roles and buttons
+    test("roles: each firmware role is bound explicitly to its bench service; each button reaches its role (confirm starts, pedal pauses leakSeen, e-stop faults estop)", T, async () => {
+        const r = await run("buttons-binding")
+        verdict(r)
+        const by = Object.fromEntries(r.binding.map(b => [b.role, b.serviceIndex]))
+        const want = Object.fromEntries(session.device.roleTargets().map(t => [t.role, t.serviceIndex]))
+        for (const [role, idx] of Object.entries(want)) assert.equal(by[role], idx, `role ${role}`)
+        const tr = transitions(r)
+        assert.ok(tr.indexOf("Started") < tr.indexOf("LeakSeen") && tr.indexOf("LeakSeen") < tr.indexOf("Estop"), tr.join(","))
+        assert.equal(r.events.find(e => e.reason === "LeakSeen" && e.type === "transition")?.to, "paused")
+        assert.equal(r.events.find(e => e.reason === "Estop" && e.type === "transition")?.to, "fault")
+    })
+
+    // ---- normal fills per region (VOL-3)
+    test("VOL-3: c2-normal stops at cap, overshoot <= 0.02 mL at 3 mL/min", T, async () => {
+        const r = await run("c2-normal")
+        verdict(r)
+        assert.equal(r.finalState, "completed")
+        assert.ok(r.overshootMl <= 0.02 && r.peakInjectedMl <= r.capMl + 0.02, `overshoot ${r.overshootMl}, peak ${r.peakInjectedMl}`)
+        assert.ok(Math.abs(r.reportedMl - r.capMl) <= 0.005, `reported ${r.reportedMl}`)
+    })
+    test("VOL-3: c5-normal (C3-C7 region) stops at cap, overshoot <= 0.02 mL", T, async () => {
+        const r = await run("c5-normal")
+        verdict(r)
+        assert.ok(r.peakInjectedMl <= r.capMl + 0.02)
+    })
+    test("VOL-3: t8-normal (thoracic, 13 G, 6 mL/min) stops at cap", T, async () => {
+        const r = await run("t8-normal")
+        verdict(r)
+    })
+    test("VOL-3: l3-normal (lumbar, 11 G, high-viscosity cement) stops at cap", T, async () => {
+        const r = await run("l3-normal")
+        verdict(r)
+    })
+    test("VOL-1: firmware volume matches the encoder truth within 0.005 mL at the end of a fill", T, async () => {
+        const r = results.get("c2-normal") ?? (await run("c2-normal"))
+        assert.ok(Math.abs(r.reportedMl - r.encoderTruthMl) <= 0.005, `${r.reportedMl} vs ${r.encoderTruthMl}`)
+    })
+
+    // ---- leaks (LEAK-1..5, PRS-4)
+    test("LEAK-2/3/4: c2-venous-leak: pedal stops forward motion <= 100 ms, afterflow <= 0.05 mL, resume after the hold, volume conserved", T, async () => {
+        const r = await run("c2-venous-leak")
+        verdict(r)
+        const s = stop(r, "leakSeen")
+        assert.ok(s.latencyMs! <= 100 && s.afterflowMl <= 0.05, JSON.stringify(s))
+        assert.ok(r.leakedMl > 0.05, "the venous path took cement")
+        assert.ok(Math.abs(r.reportedMl - r.encoderTruthMl) <= 0.01 * r.encoderTruthMl + 0.001, "LEAK-4 within 1 %")
+    })
+    test("LEAK-1: t12-softtissue-leak: host leak_seen command pauses as leakSeen; resume; cap", T, async () => {
+        const r = await run("t12-softtissue-leak")
+        verdict(r)
+        assert.ok(stop(r, "leakSeen").latencyMs! <= 100)
+    })
+    test("LEAK-1/3: c4-epidural-leak: pedal, resume, operator finish", T, async () => {
+        const r = await run("c4-epidural-leak")
+        verdict(r)
+        assert.equal(r.finalReason, "Finished")
+    })
+    test("LEAK-5: c6-leak-limit: the third leak pause aborts the level", T, async () => {
+        const r = await run("c6-leak-limit")
+        verdict(r)
+        assert.equal(transitions(r).filter(x => x === "LeakSeen").length, 2)
+        assert.equal(r.finalReason, "LeakLimit")
+    })
+    test("PRS-4: c3-unnoticed-leak: the advisory detector never pauses; the level runs to its cap (detection recorded)", T, async () => {
+        const r = await run("c3-unnoticed-leak")
+        verdict(r)
+        assert.ok(r.leakedMl > 0.1, `leaked ${r.leakedMl}`)
+        assert.ok(!transitions(r).includes("LeakSuspected"), "no pause on the advisory detector")
+        assert.equal(typeof r.leakDetector.detected, "boolean")
+    })
+
+    // ---- pressure (PRS-2, PRS-3) and cement
+    test("PRS-3: l2-blockage: rise-rate stop (paused blockage) before the absolute limit", T, async () => {
+        const r = await run("l2-blockage")
+        verdict(r)
+        assert.ok(r.peakPressurePa < 3.5e6)
+        assert.ok(stop(r, "blockage").afterflowMl <= 0.05)
+    })
+    test("PRS-2: c7-late-cement: over-pressure stops the motor within one sample period (<= 50 ms)", T, async () => {
+        const r = await run("c7-late-cement")
+        verdict(r)
+        assert.ok(stop(r, "overpressure").latencyMs! <= 50)
+    })
+    test("SIM-1: t10-metastatic completes at cap; the firmware's pressure record tracks the model (PRS-1 chain, within 3 %)", T, async () => {
+        const r = await run("t10-metastatic")
+        verdict(r)
+        assert.ok(r.reportedPeakPressurePa !== null && Math.abs(r.reportedPeakPressurePa - r.peakPressurePa) <= 0.03 * r.peakPressurePa, `${r.reportedPeakPressurePa} vs ${r.peakPressurePa}`)
+    })
+
+    // ---- faults
+    test("FAULT-1: fault-stale: no sample for > 50 ms -> fault(sensorStale), forward motion stops <= 100 ms; local clear", T, async () => {
+        const r = await run("fault-stale")
+        verdict(r)
+        assert.ok(stop(r, "loadCellStale").latencyMs! <= 100)
+    })
+    test("FAULT-1: fault-saturated: full-scale reading -> fault(sensorSaturated)", T, async () => {
+        verdict(await run("fault-saturated"))
+    })
+    test("FAULT-1: fault-nan: malformed reading -> fault(sensorNaN)", T, async () => {
+        verdict(await run("fault-nan"))
+    })
+    test("FAULT-2/FLOW-2: fault-encoder-stuck: motion without encoder counts -> latched fault(stall)", T, async () => {
+        const r = await run("fault-encoder-stuck")
+        verdict(r)
+        assert.equal(r.finalState, "fault")
+    })
+    test("FAULT-2: fault-encoder-jump: an impossible jump -> fault(encoderJump) within one sample", T, async () => {
+        const r = await run("fault-encoder-jump")
+        verdict(r)
+    })
+    test("FAULT-2/VOL-1: an implausible encoder jump is not counted as delivered volume", { todo: "firmware counts the jump into the level's volume (reported ~4.9 mL after a 20000-count glitch); see the closing note" }, () => {
+        const r = results.get("fault-encoder-jump")
+        assert.ok(r && Math.abs(r.reportedMl - r.encoderTruthMl) < 0.05, `reported ${r?.reportedMl} vs truth ${r?.encoderTruthMl}`)
+    })
+    test("FAULT-3: fault-estop: motor disabled at once (<= 60 ms), latched until the local reset", T, async () => {
+        const r = await run("fault-estop")
+        verdict(r)
+        const tr = transitions(r)
+        assert.ok(tr.indexOf("Estop") < tr.indexOf("FaultCleared"))
+    })
+    test("FAULT-4: host-disconnect-local: host loss in local mode changes nothing; the cap still holds", T, async () => {
+        const r = await run("host-disconnect-local")
+        verdict(r)
+        assert.ok(r.peakInjectedMl <= r.capMl + 0.02)
+    })
+    test("FAULT-4: host-disconnect-remote: heartbeat loss in remote mode pauses (hostLost); resume after reconnect", T, async () => {
+        const r = await run("host-disconnect-remote")
+        verdict(r)
+    })
+    test("FAULT-5: restart-mid-level: comes back in fault(restart), never injecting, with the persisted volume", T, async () => {
+        const r = await run("restart-mid-level")
+        verdict(r)
+        const after = r.events.filter(e => e.tS > 5)
+        assert.ok(!after.some(e => e.type === "transition" && e.to === "injecting"), "never injecting after the restart")
+        assert.ok(r.reportedMl > 0 && r.reportedMl <= r.encoderTruthMl + 0.001, `reported ${r.reportedMl}, truth ${r.encoderTruthMl}`)
+    })
+    test("FAULT-6/7: c3-bad-commands: bad input rejected with reasons, state unchanged, then a normal fill", T, async () => {
+        const r = await run("c3-bad-commands")
+        verdict(r)
+    })
+    test("FAULT-7: c2-bench-mode: with bench mode on, start/resume need no confirm press", T, async () => {
+        const r = await run("c2-bench-mode")
+        verdict(r)
+        assert.equal(r.confirmPresses, 1, "only the press that turns bench mode on")
+    })
+    test("LEAK-3/4: l1-pause-finish: operator pause, resume after the hold, finish; volume conserved", T, async () => {
+        const r = await run("l1-pause-finish")
+        verdict(r)
+    })
+
+    test("SIM-3: every scenario in sim/scenarios ran closed loop and met its own expectations", T, async () => {
+        for (const f of files) {
+            const name = f.replace(/\.json$/, "")
+            const r = results.get(name) ?? (await run(name))
+            verdict(r)
+        }
+    })
+})
