@@ -45,8 +45,9 @@ export class BenchSession {
     vm: Child | undefined
     vmDeviceId = ""
     vmRuns = 0
-    /** packets received from the VM's devices (the VM's send budget is ~50/s) */
+    /** packets from the VM's devices and commands to the bench device (the VM sends ~50 packets/s at most) */
     vmPackets = 0
+    /** set to [] to log every such packet (diagnostics of the VM's bus load) */
     packetLog: { tMs: number; dev: string; srv: number; cmd: number; dst: boolean }[] | undefined
     readonly vmCwd = join(OUT_DIR, "vm")
     readonly log: (m: string) => void
