@@ -71,15 +71,16 @@ export class InjectorApp {
     private sentSpeed = NaN
     private speedSentMs = 0
     private refreshedMs = 0
-    private pumpingMotor = false
+    pumpingMotor = false
     private events: CoreEvent[] = []
-    private pumpingEvents = false
+    pumpingEvents = false
     // telemetry batch
     private telN = 0
     private telT0 = 0
     private telVals: number[] = []
     private telLastMs = 0
     private sendingTel = false
+    private telPeriod = TEL_ACTIVE_MS
     /** telemetry samples dropped because the bus was backed up */
     telDropped = 0
 
@@ -111,9 +112,28 @@ export class InjectorApp {
         this.cmdSpeed = cmd.speedRatio
         const evs = this.sup.drainEvents()
         for (let i = 0; i < evs.length; ++i) this.events.push(evs[i])
-        await this.pumpMotor()
-        await this.pumpEvents()
-        await this.telemetry()
+        // bus sends run in their own fibers: a control step never waits on
+        // the bus (the VM sends ~50 packets/s; a step that waited for a send
+        // delayed the next samples past the 50 ms stale limit)
+        const self = this
+        if (!this.pumpingMotor) {
+            async function pm() {
+                await self.pumpMotor()
+            }
+            pm.start()
+        }
+        if (!this.pumpingEvents && this.events.length > 0) {
+            async function pe() {
+                await self.pumpEvents()
+            }
+            pe.start()
+        }
+        if (this.sampleTelemetry() && !this.sendingTel) {
+            async function tl() {
+                await self.sendTelemetry()
+            }
+            tl.start()
+        }
     }
 
     /**
@@ -175,15 +195,15 @@ export class InjectorApp {
 
     /**
      * Takes a telemetry sample when one is due (every control step checks,
-     * so sampling keeps its rate even when the watchdog timer lags); sends
-     * a batch when full (TEL-2).
+     * so sampling keeps its rate even when the watchdog timer lags). Returns
+     * true when a batch is ready to send (TEL-2).
      */
-    async telemetry() {
+    sampleTelemetry(): boolean {
         const now = ds.millis()
         const s = this.sup.state
         const active = s === State.Injecting || s === State.Paused || this.cmdEnabled
         const period = active ? TEL_ACTIVE_MS : TEL_IDLE_MS
-        if (now - this.telLastMs < period) return
+        if (now - this.telLastMs < period) return false
         // keep the sample grid: advance by whole periods, not to "now"
         this.telLastMs = now - this.telLastMs < 2 * period ? this.telLastMs + period : now
         if (this.telN >= TEL_MAX_BATCH) {
@@ -191,27 +211,35 @@ export class InjectorApp {
             // overflow the 236-byte payload
             this.telVals = this.telVals.slice(5)
             this.telN--
-            this.telT0 += period
+            this.telT0 += this.telPeriod
             this.telDropped++
         }
-        if (this.telN === 0) this.telT0 = now
+        if (this.telN === 0) {
+            this.telT0 = now
+            this.telPeriod = period
+        }
         this.telVals.push(this.sup.deliveredMl())
         this.telVals.push(this.sup.pressurePa)
         this.telVals.push(this.sup.forceN)
         this.telVals.push(this.sup.measuredFlowMlPerMin)
         this.telVals.push(this.cmdSpeed)
         this.telN++
-        if (this.telN >= (active ? TEL_BATCH : 1) && !this.sendingTel) {
-            const vals = this.telVals
-            const t0 = this.telT0
-            this.telVals = []
-            this.telN = 0
-            this.sendingTel = true
-            try {
-                await this.server.sendTelemetry(t0, period, vals)
-            } finally {
-                this.sendingTel = false
-            }
+        return this.telN >= (active ? TEL_BATCH : 1)
+    }
+
+    /** Sends the collected batch; runs in its own fiber, never inside a step. */
+    async sendTelemetry() {
+        if (this.sendingTel || this.telN === 0) return
+        const vals = this.telVals
+        const t0 = this.telT0
+        const period = this.telPeriod
+        this.telVals = []
+        this.telN = 0
+        this.sendingTel = true
+        try {
+            await this.server.sendTelemetry(t0, period, vals)
+        } finally {
+            this.sendingTel = false
         }
     }
 

@@ -56,9 +56,13 @@ describe("FAULT safe behaviour", () => {
         const r = new Rig()
         await r.startInjecting("C2", 3)
         await r.run(2000)
-        r.countOffset = 5000 // 4 mm in one sample: faster than the drive can move
+        const before = r.sup.deliveredMl()
+        r.countOffset = 20000 // 17 mm in one sample: faster than the drive can move
         r.tick()
         eq(r.sup.state, State.Fault, "fault on jump")
+        near(r.sup.deliveredMl(), before, 0.002, "the jump is not counted as delivered volume, mL")
+        await r.run(500)
+        near(r.sup.deliveredMl(), before, 0.002, "nor later")
         eq(r.sup.reason, Reason.EncoderJump, "reason")
         eq(r.last.enabled, false, "driver disabled at once")
         const q = new Rig()

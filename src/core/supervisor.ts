@@ -192,6 +192,7 @@ export class Supervisor {
     forceN = NaN
     pressurePa = 0
     private count = 0
+    private countChangedMs = 0
     private countValid = false
     private expectedMl = 0
     private motionRefCount = 0
@@ -334,16 +335,31 @@ export class Supervisor {
         const c = inp.encoderCount
         if (!this.countValid) {
             this.count = c
+            this.countChangedMs = now
             this.countValid = true
             this.motionRefCount = c
             this.expectedMl = 0
             this.flowRefCount = c
             this.flowRefMs = now
         }
-        // FAULT-2: more travel than the drive can make in dtMs (x2 + margin)
-        const maxCounts = (DRIVE_MAX_PLUNGER_MM_PER_S * this.cfg.encoderCountsPerMm * dtMs) / 500 + 50
+        // FAULT-2: more travel than the drive can make (x2 + margin) since the
+        // encoder last reported - reports come in bursts, so the window is
+        // the time since the count last changed, not the step period
         const d = c - this.count
-        if (active && (d > maxCounts || -d > maxCounts || !isInt(c))) this.fire(Check.EncoderJump)
+        const sinceMs = Math.min(1000, Math.max(dtMs, now - this.countChangedMs))
+        const maxCounts = (DRIVE_MAX_PLUNGER_MM_PER_S * this.cfg.encoderCountsPerMm * sinceMs) / 500 + 50
+        if (d > maxCounts || -d > maxCounts || !isInt(c)) {
+            if (active) this.fire(Check.EncoderJump)
+            // never count an implausible move as delivery: keep what was
+            // delivered and take the new reading as the reference from here
+            this.deliveredOffsetMl = this.deliveredMl()
+            this.startCount = c
+            this.hwCount = c
+            this.motionRefCount = c
+            this.expectedMl = 0
+            this.flowRefCount = c
+        }
+        if (d !== 0) this.countChangedMs = now
         this.count = c
         if (this.levelStarted && c > this.hwCount) this.hwCount = c
         // FLOW-2: integrate the command that was in force during dtMs. The
