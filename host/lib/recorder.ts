@@ -27,12 +27,15 @@ export class LineMaker {
     private lastSeq = -1
     private lastDevT = -1
     private gapStart: number | undefined
+    /** host time of the last packet turned into lines (sample or event) */
+    private lastDataT: number | undefined
 
     meta(extra: Record<string, any>): Line {
         return { type: "meta", t_host: us(nowMs()), format: FORMAT, version: FORMAT_VERSION, host: hostname(), ...extra }
     }
 
     telemetry(t: LinkTelemetry): Line[] {
+        this.lastDataT = t.rx
         const out: Line[] = []
         const { header: h, samples } = t.batch
         const period = h.period
@@ -91,6 +94,7 @@ export class LineMaker {
     }
 
     event(e: LinkEvent): Line {
+        this.lastDataT = e.rx
         const tDev = this.offset === undefined ? null : Math.round(e.rx - this.offset)
         return { type: "event", t_host: us(e.rx), t_dev: tDev, t_dev_estimated: true, ...e.data }
     }
@@ -104,7 +108,11 @@ export class LineMaker {
             return { type: "gap", phase: "start", t_host: us(t), t_dev: null, reason: detail }
         }
         if (s === "connected" && this.gapStart !== undefined) {
-            const gap = t - this.gapStart
+            // the gap is the time without data from the injector: from its
+            // last packet before the loss (not from when the loss was noticed,
+            // which a busy host may do late) to the reconnection
+            const from = this.lastDataT !== undefined && this.lastDataT < this.gapStart ? this.lastDataT : this.gapStart
+            const gap = t - from
             this.gapStart = undefined
             return { type: "gap", phase: "end", t_host: us(t), t_dev: null, gap_ms: Math.round(gap), device: deviceId, reason: detail }
         }
