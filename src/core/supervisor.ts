@@ -584,7 +584,7 @@ export class Supervisor {
             const maxMs = (cfg.retractMaxMl / cfg.retractMlPerMin) * 60000 * 2 + 500
             if (relieved || retractedMl >= limitMl || now - this.retractStartMs > maxMs) {
                 this.motion = this.state === State.Paused ? Motion.Hold : Motion.Off
-                this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(retractedMl * 1e6), 0)
+                this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(retractedMl * 10000) / 10, 0) // µL
             } else {
                 enabled = true
                 flow = -cfg.retractMlPerMin
