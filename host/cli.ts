@@ -3,6 +3,7 @@
 import { existsSync, statSync, writeFileSync } from "node:fs"
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
 import { analyse } from "./lib/analysis"
+import { COUNTS_DEFAULT, calibrate, checkOptions } from "./lib/calibrate"
 import { Dashboard } from "./lib/dashboard"
 import { InjectorLink, LinkOptions, parseTcp } from "./lib/link"
 import { monitor } from "./lib/monitor"
@@ -69,6 +70,7 @@ Examples:
   npx injector report run.jsonl -o report.html
   npx injector send set-level C2
   npx injector send set-cap 3.8 --override      (the device asks for its local confirm: FAULT-7)
+  npx injector calibrate                        guided tare / gain / volume calibration (BOARD-3)
   npx injector --serial /dev/ttyACM0 dashboard --port 8090
 
 Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or connection.
@@ -204,6 +206,53 @@ program
         }
         const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000 })
         if (r.exit !== EXIT.ok && r.outcome !== "rejected") console.error(`injector: ${r.message}`)
+        await finish(link, r.exit)
+    })
+
+program
+    .command("calibrate")
+    .description("guided calibration (BOARD-3): tare, gain with a known mass, mL per encoder count; each step needs the local confirm unless bench mode")
+    .option("--step <step>", "run one step only: tare, gain or volume")
+    .option("--mass <kg>", "gain step: the known mass on the load cell, kg (asked if not given)")
+    .option("--counts <n>", `volume step: encoder counts the plunger moves (whole number, 100-60000)`, String(COUNTS_DEFAULT))
+    .option("--volume <uL>", "volume step: the collected volume, µL (asked if not given)")
+    .option("--grams <g>", "volume step: the collected mass, g, instead of --volume (converted with --density)")
+    .option("--density <g/mL>", "density of the collected liquid", "1.0")
+    .option("-y, --yes", "no questions, no Enter between steps: every value from the flags")
+    .option("--find-timeout <s>", "give up if no injector answers within this many seconds", seconds, 5)
+    .option("--confirm-timeout <s>", "how long to wait for the local confirm at each step", seconds, 15)
+    .option("--drive-timeout <s>", "how long the calibration drive may take", seconds, 120)
+    .addHelpText(
+        "after",
+        `
+Steps: (1) tare with the syringe removed and the plunger unloaded; (2) gain with a
+known mass on the load cell; (3) volume: the plunger moves --counts encoder counts
+into a collection cup, then the collected volume (µL, or --grams at --density g/mL)
+calibrates mL per count. The device checks each result for plausibility and stores
+it; at the end the flags register shows which calibrations it holds.
+
+Examples:
+  npx injector calibrate                                   interactive, all three steps
+  npx injector calibrate --step gain --mass 1
+  npx injector calibrate --yes --mass 1 --counts 6000 --grams 1.43
+
+Exit: 0 done, 1 rejected by the device (reason printed) or not confirmed, 2 bad option, 3 no injector.`
+    )
+    .action(async (o, cmd) => {
+        let co
+        try {
+            co = checkOptions(o, !!process.stdin.isTTY)
+        } catch (e: any) {
+            if (e instanceof UsageError) fail(EXIT.usage, e.message)
+            throw e
+        }
+        const link = new InjectorLink(linkOptions(cmd)).start()
+        if (!(await link.waitConnected(o.findTimeout * 1000))) {
+            console.error(`injector: no Cement Injector found on ${link.description} within ${o.findTimeout} s (${link.statusDetail}); nothing was sent`)
+            await finish(link, EXIT.nodevice)
+        }
+        console.log(`calibrating ${link.statusDetail}`)
+        const r = await calibrate(link, co)
         await finish(link, r.exit)
     })
 

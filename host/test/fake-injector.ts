@@ -20,6 +20,7 @@ import {
     createNodeSocketTransport,
     jdunpack,
 } from "jacdac-ts"
+import { DEFAULT_SYRINGE, SYRINGES, geometricMlPerCount } from "../../src/core/geometry"
 import { LEVELS } from "../../src/core/levels"
 import { Op, Reason, Reject, State } from "../../src/core/types"
 import {
@@ -52,7 +53,15 @@ export interface FakeOptions {
     deviceId?: string
     /** ms of device clock at start (a board that has been up a while) */
     clockStartMs?: number
+    /** calibration flag bits held at start (bit 0 tare, 1 gain, 2 volume); default 7 */
+    calFlags?: number
+    /** ms a calibration_drive takes before CalDriveDone (default 300) */
+    calDriveMs?: number
 }
+
+/** BOARD-3: geometric mL per encoder count of the default (20 mL) syringe, as the firmware. */
+export const GEOMETRIC_ML_PER_COUNT = geometricMlPerCount(SYRINGES[DEFAULT_SYRINGE].boreMm)
+const FLAGS_REGISTER = 0x18c
 
 export interface EmittedSample extends TelemetryHeader, TelemetrySample {
     t_dev: number
@@ -117,6 +126,12 @@ export class FakeInjector {
     // ---- options
     minHoldMs: number
     confirmTimeoutMs: number
+    // ---- calibration (BOARD-3)
+    calFlags: number
+    calDriveMs: number
+    calDriving = false
+    private calTimer: any
+    private flagsReg: any
     // ---- telemetry
     private seq = 0
     private nextSampleMs = 0
@@ -136,6 +151,8 @@ export class FakeInjector {
         this.minHoldMs = opts.minHoldMs ?? 3000
         this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 10000
         this.clockStartMs = opts.clockStartMs ?? 1000
+        this.calFlags = opts.calFlags ?? 7
+        this.calDriveMs = opts.calDriveMs ?? 300
         this.t0 = performance.now()
         if (opts.transport) this.transport = opts.transport
         else {
@@ -144,6 +161,7 @@ export class FakeInjector {
         }
         this.bus = new JDBus([this.transport], { client: false, disableRoleManager: true })
         this.server = new FakeServer((code, pkt) => this.onCommand(code, pkt))
+        this.flagsReg = this.server.addRegister(FLAGS_REGISTER, [this.flags()])
         this.bus.addServiceProvider(
             new JDServerServiceProvider("cement-injector-fake", [this.server], {
                 deviceId: opts.deviceId,
@@ -195,6 +213,7 @@ export class FakeInjector {
     async stop() {
         this.running = false
         clearInterval(this.timer)
+        clearTimeout(this.calTimer)
         await Promise.race([this.bus.dispose(), sleep(1000)])
     }
 
@@ -273,6 +292,7 @@ export class FakeInjector {
             case Op.CalibrateGain:
             case Op.CalibrateVolume:
             case Op.SetThreshold:
+            case Op.CalibrationDrive:
                 return true
             case Op.SetCap:
                 return a > LEVELS[this.level].capMl
@@ -343,9 +363,25 @@ export class FakeInjector {
                 if (!Number.isInteger(a) || !fin(b)) return Reject.BadNumber
                 return a < 0 || a > 9 ? Reject.OutOfRange : Reject.Ok
             case Op.Tare:
+                return s === State.Idle && !this.calDriving ? Reject.Ok : Reject.WrongState
             case Op.CalibrateGain:
-            case Op.CalibrateVolume:
-                return s === State.Idle ? Reject.Ok : Reject.WrongState
+                // like the firmware: range, then state, then tare first
+                if (!fin(a)) return Reject.BadNumber
+                if (s !== State.Idle || this.calDriving) return Reject.WrongState
+                if (a < 0.05 || a > 100) return Reject.OutOfRange
+                return this.calFlags & 1 ? Reject.Ok : Reject.NotCalibrated
+            case Op.CalibrateVolume: {
+                if (!Number.isInteger(a) || !fin(b)) return Reject.BadNumber
+                if (s !== State.Idle) return Reject.WrongState
+                if (a < 100 || a > 10000000 || b <= 0 || b > 100000) return Reject.OutOfRange
+                // measured / geometric volume (20 mL syringe), as the firmware's volumeScaleFor
+                const k = b / 1000 / (a * GEOMETRIC_ML_PER_COUNT)
+                return k < 0.8 || k > 1.25 ? Reject.Implausible : Reject.Ok
+            }
+            case Op.CalibrationDrive:
+                if (!Number.isInteger(a)) return Reject.BadNumber
+                if (a < 100 || a > 50 * 1200) return Reject.OutOfRange
+                return s === State.Idle && !this.calDriving && this.levelStartMs < 0 ? Reject.Ok : Reject.WrongState
             case Op.OverrideLeakLimit:
                 return this.level === 255 ? Reject.WrongState : Reject.Ok
             default:
@@ -359,6 +395,7 @@ export class FakeInjector {
         switch (op) {
             case Op.Pause:
                 if (s === State.Injecting) this.pause(Reason.OperatorPause)
+                else if (this.calDriving) this.stopCalDrive(Reason.OperatorPause)
                 break
             case Op.LeakSeen:
                 if (s === State.Injecting) {
@@ -370,6 +407,7 @@ export class FakeInjector {
             case Op.Abort:
                 if (s === State.Injecting || s === State.Paused || s === State.Ready)
                     this.endLevel(State.Aborted, Reason.OperatorAbort)
+                else if (this.calDriving) this.stopCalDrive(Reason.OperatorAbort)
                 break
             case Op.Finish:
                 if (s === State.Injecting || s === State.Paused) this.endLevel(State.Completed, Reason.Finished)
@@ -426,7 +464,31 @@ export class FakeInjector {
                 this.overrides++
                 this.event("info", { value: this.leaks, reason: Reason.LeakLimitOverride })
                 break
+            case Op.Tare:
+                this.calFlags |= 1
+                break
+            case Op.CalibrateGain:
+                this.calFlags |= 2
+                break
+            case Op.CalibrateVolume:
+                this.calFlags |= 4
+                break
+            case Op.CalibrationDrive:
+                // the plunger advances `a` counts, then stops and says how far it went
+                this.calDriving = true
+                this.calTimer = setTimeout(() => {
+                    this.calDriving = false
+                    this.event("info", { value: a, reason: Reason.CalDriveDone })
+                }, this.calDriveMs)
+                break
         }
+    }
+
+    /** a calibration drive cut short: CalDriveStopped with the reason (as the firmware) */
+    private stopCalDrive(reason: Reason) {
+        clearTimeout(this.calTimer)
+        this.calDriving = false
+        this.event("info", { value: reason, reason: Reason.CalDriveStopped })
     }
 
     private pause(reason: Reason) {
@@ -554,7 +616,13 @@ export class FakeInjector {
     /** reconnect by itself when the hub drops it (true unless a test pulls the cable) */
     autoReconnect = true
 
+    /** the `flags` register: calibration bits 0-2, bench mode bit 4 */
+    flags() {
+        return (this.calFlags & 7) | (this.bench ? 16 : 0)
+    }
+
     private flush() {
+        this.flagsReg?.setValues([this.flags()])
         if (!this.batch.length) return
         const t = this.batchT0 + (this.batch.length - 1) * this.batchPeriod
         const header: TelemetryHeader = {
@@ -566,7 +634,7 @@ export class FakeInjector {
             pauses: this.pauses,
             leaks: this.leaks,
             period: this.batchPeriod,
-            flags: 7 | (this.bench ? 16 : 0),
+            flags: this.flags(),
             state: this.state,
             reason: this.reason,
             level: this.level,
