@@ -80,6 +80,7 @@ export async function sendCommand(link: InjectorLink, p: Prepared, o: SendOption
     const done = new Promise<SendResult>(r => (resolveDone = r))
     let pending = false
     let sawPendingInTelemetry = false
+    let pendingAt = 0
     let settleTimer: any
     let confirmTimer: any
     let clearedTimer: any
@@ -107,6 +108,7 @@ export async function sendCommand(link: InjectorLink, p: Prepared, o: SendOption
             finish({ outcome: "rejected", exit: EXIT.rejected, reject: rejectName(d.reject_code), message: `rejected: ${rejectName(d.reject_code)}` })
         } else if (e.name === "confirm_required" && mine && !pending) {
             pending = true
+            pendingAt = e.rx
             clearTimeout(settleTimer)
             out(`${p.cmd.cli} adds risk: press confirm on the device (within 10 s) ...`)
             confirmTimer = setTimeout(
@@ -127,8 +129,10 @@ export async function sendCommand(link: InjectorLink, p: Prepared, o: SendOption
         if (pend === code8) {
             sawPendingInTelemetry = true
             if (!pending) onEvent({ name: "confirm_required", data: { command_code: code8 }, rx: t.rx })
-        } else if (pending && sawPendingInTelemetry && !clearedTimer) {
-            // the device no longer waits: confirmed, unless a rejection or expiry follows at once
+        } else if (pending && (sawPendingInTelemetry || t.rx > pendingAt + 50) && !clearedTimer) {
+            // the device no longer waits: confirmed, unless a rejection or expiry follows at once.
+            // A batch that left after the confirm request and shows nothing pending counts too:
+            // a quick press may come before any batch showed the command as pending.
             clearedTimer = setTimeout(() => {
                 if (finished) return
                 out(`confirmed on the device: ${p.cmd.cli} executed`)
