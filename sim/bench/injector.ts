@@ -2,17 +2,12 @@
 // (services/cementinjector.md): sends commands (never with ACK: DeviceScript
 // servers do not ACK; outcomes come back as events and telemetry), decodes
 // the batched `telemetry` report and the events.
-import { JDBus, JDDevice, JDService, jdpack, jdunpack, Packet, PACKET_PROCESS } from "jacdac-ts"
+import { JDBus, JDDevice, JDService, jdpack, Packet, PACKET_PROCESS } from "jacdac-ts"
 import { Op, Reason, Reject, State } from "../../src/core/types"
+import { decodeEventFields, decodeTelemetry as hostDecodeTelemetry } from "../../host/lib/spec"
 
 export const SRV_CEMENT_INJECTOR = 0x1c7e1a55
 
-const EV_TRANSITION = 0x81
-const EV_ALARM = 0x82
-const EV_REJECTED = 0x83
-const EV_CONFIRM = 0x84
-const EV_INFO = 0x85
-const EV_RECORD = 0x86
 const REP_TELEMETRY = 0xa0
 
 /** Argument pack formats of the commands that take any (services.json). */
@@ -97,57 +92,69 @@ export const opName = (op: number) => {
     return Op[full] ?? `op0x${op.toString(16)}`
 }
 
+// The wire formats come from the generated spec (.devicescript/services.json)
+// through the host tools' decoder, so the bench and the host read the
+// service the same way; this maps them onto the bench's own shapes.
+const num = (v: number | null | undefined) => (v === null || v === undefined ? NaN : v)
+
 export function decodeTelemetry(data: Uint8Array, tHostMs: number): Telemetry {
-    const [seq, timeMs, capMl, fillFraction, cementAgeS, pauses, leaks, periodMs, flags, state, reason, level, pending, rep] =
-        jdunpack<any[]>(data, "u32 u32 f32 f32 f32 u16 u16 u16 u16 u8 u8 u8 u8 r: f32 f32 f32 f32 f32")
-    const samples: TelemetrySample[] = (rep as number[][]).map((r, i) => ({
-        tDevMs: timeMs + i * periodMs,
-        volumeMl: r[0],
-        pressurePa: r[1],
-        forceN: r[2],
-        flowMlPerMin: r[3],
-        motorSpeed: r[4],
+    const { header: h, samples: rows } = hostDecodeTelemetry(data)
+    const samples: TelemetrySample[] = rows.map((r, i) => ({
+        tDevMs: h.time + i * h.period,
+        volumeMl: num(r.volume),
+        pressurePa: num(r.pressure),
+        forceN: num(r.force),
+        flowMlPerMin: num(r.flow),
+        motorSpeed: num(r.motor_speed),
     }))
-    return { tHostMs, seq, timeMs, capMl, fillFraction, cementAgeS, pauses, leaks, periodMs, flags, state, reason, level, pending, samples }
+    return {
+        tHostMs,
+        seq: h.seq,
+        timeMs: h.time,
+        capMl: num(h.cap),
+        fillFraction: num(h.fill_fraction),
+        cementAgeS: num(h.cement_age),
+        pauses: h.pauses,
+        leaks: h.leaks,
+        periodMs: h.period,
+        flags: h.flags,
+        state: h.state,
+        reason: h.reason,
+        level: h.level,
+        pending: h.pending,
+        samples,
+    }
 }
 
 export function decodeEvent(code: number, data: Uint8Array, tHostMs: number): InjectorEvent | undefined {
-    switch (code) {
-        case EV_TRANSITION: {
-            const [from, to, reason] = jdunpack<number[]>(data, "u8 u8 u8")
-            return { tHostMs, type: "transition", from, to, reason }
-        }
-        case EV_ALARM: {
-            const [reason, action] = jdunpack<number[]>(data, "u8 u8")
-            return { tHostMs, type: "alarm", reason, action }
-        }
-        case EV_REJECTED: {
-            const [command, reject] = jdunpack<number[]>(data, "u8 u8")
-            return { tHostMs, type: "rejected", reason: 0, command: command | 0x80, reject }
-        }
-        case EV_CONFIRM: {
-            const [command] = jdunpack<number[]>(data, "u8")
-            return { tHostMs, type: "confirmRequired", reason: Reason.ConfirmRequired, command: command | 0x80 }
-        }
-        case EV_INFO: {
-            const [value, reason] = jdunpack<number[]>(data, "f32 u8")
-            return { tHostMs, type: "info", reason, value }
-        }
-        case EV_RECORD: {
-            const v = jdunpack<number[]>(data, "f32 f32 f32 f32 u32 u32 u8 u8 u8 u8 u8 u8")
+    const d = decodeEventFields(code, data)
+    if (!d) return undefined
+    const f = d.fields as Record<string, number>
+    switch (d.name) {
+        case "transition":
+            return { tHostMs, type: "transition", from: f.from, to: f.to, reason: f.reason }
+        case "alarm":
+            return { tHostMs, type: "alarm", reason: f.reason, action: f.action }
+        case "rejected":
+            return { tHostMs, type: "rejected", reason: 0, command: f.command | 0x80, reject: f.reject }
+        case "confirm_required":
+            return { tHostMs, type: "confirmRequired", reason: Reason.ConfirmRequired, command: f.command | 0x80 }
+        case "info":
+            return { tHostMs, type: "info", reason: f.reason, value: num(f.value) }
+        case "level_record": {
             const record = {
-                capMl: v[0],
-                volumeMl: v[1],
-                fillFraction: v[2],
-                peakPressurePa: v[3],
-                startMs: v[4],
-                endMs: v[5],
-                level: v[6],
-                endState: v[7],
-                endReason: v[8],
-                pauses: v[9],
-                leakPauses: v[10],
-                overrides: v[11],
+                capMl: num(f.cap),
+                volumeMl: num(f.volume),
+                fillFraction: num(f.fill_fraction),
+                peakPressurePa: num(f.peak_pressure),
+                startMs: f.start_time,
+                endMs: f.end_time,
+                level: f.level,
+                endState: f.end_state,
+                endReason: f.end_reason,
+                pauses: f.pauses,
+                leakPauses: f.leak_pauses,
+                overrides: f.overrides,
             }
             return { tHostMs, type: "levelRecord", reason: record.endReason, record }
         }
