@@ -72,8 +72,6 @@ export class InjectorApp {
     private speedSentMs = 0
     private refreshedMs = 0
     pumpingMotor = false
-    private events: CoreEvent[] = []
-    pumpingEvents = false
     // telemetry batch
     private telN = 0
     private telT0 = 0
@@ -110,8 +108,11 @@ export class InjectorApp {
         this.steps++
         this.cmdEnabled = cmd.enabled
         this.cmdSpeed = cmd.speedRatio
+        // events and answers go to the server's bounded outbox (never waits)
         const evs = this.sup.drainEvents()
-        for (let i = 0; i < evs.length; ++i) this.events.push(evs[i])
+        for (let i = 0; i < evs.length; ++i) this.server.post(evs[i])
+        const ans = this.sup.drainAnswers()
+        for (let i = 0; i < ans.length; ++i) this.server.postAnswer(ans[i])
         // bus sends run in their own fibers: a control step never waits on
         // the bus (the VM sends ~50 packets/s; a step that waited for a send
         // delayed the next samples past the 50 ms stale limit)
@@ -121,12 +122,6 @@ export class InjectorApp {
                 await self.pumpMotor()
             }
             pm.start()
-        }
-        if (!this.pumpingEvents && this.events.length > 0) {
-            async function pe() {
-                await self.pumpEvents()
-            }
-            pe.start()
         }
         if (this.sampleTelemetry() && !this.sendingTel) {
             async function tl() {
@@ -177,19 +172,6 @@ export class InjectorApp {
             }
         } finally {
             this.pumpingMotor = false
-        }
-    }
-
-    private async pumpEvents() {
-        if (this.pumpingEvents) return
-        this.pumpingEvents = true
-        try {
-            while (this.events.length > 0) {
-                const e = this.events.shift()
-                await this.server.publish(e)
-            }
-        } finally {
-            this.pumpingEvents = false
         }
     }
 

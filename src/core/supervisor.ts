@@ -12,6 +12,7 @@
 
 import {
     Action,
+    Answer,
     Clear,
     Command,
     CommandResult,
@@ -21,6 +22,7 @@ import {
     LevelRecord,
     MotorCommand,
     Op,
+    Outcome,
     Reason,
     Reject,
     Source,
@@ -92,6 +94,11 @@ export const enum Motion {
     Retract = 2, // backward to decompress
     Hold = 3, // driver disabled, paused, waiting for resume
 }
+
+/** sequenced answers remembered for retries (ids are per host, +1 each) */
+const ANSWER_MEMORY = 32
+/** answers waiting for the server at most (FAULT-10) */
+const ANSWER_QUEUE_MAX = 16
 
 /** FLOW-2 leak of the commanded-motion expectation, ms */
 const STALL_LEAK_MS = 10000
@@ -216,6 +223,12 @@ export class Supervisor {
     // confirmation (FAULT-7)
     private pending: Command = null
     private pendingMs = 0
+    /** answers of the last ANSWER_MEMORY sequenced commands, newest last */
+    private recent: Answer[] = []
+    /** answers not yet drained by the server (bounded) */
+    private answers: Answer[] = []
+    /** answers dropped because nobody drained them (FAULT-10) */
+    answersDropped = 0
 
     // outputs
     private events: CoreEvent[] = []
@@ -284,7 +297,7 @@ export class Supervisor {
         this.applyHighest(now)
         if (this.pending && now - this.pendingMs > this.cfg.confirmTimeoutMs) {
             this.emit(EventKind.Info, now, Reason.ConfirmExpired, this.pending.op, 0)
-            this.pending = null
+            this.settlePending(now, Outcome.Expired, Reject.Ok)
         }
         this.drive(now, dtMs)
         return this.out
@@ -504,7 +517,7 @@ export class Supervisor {
     private enterFault(now: number, reason: Reason) {
         const wasMoving = this.motion === Motion.Advance || this.motion === Motion.Retract
         this.enter(now, State.Fault, reason)
-        this.pending = null
+        this.settlePending(now, Outcome.Cancelled, Reject.Ok)
         // Without a trustworthy encoder or with the e-stop pressed the motor
         // must not move: disable at once. A sensor fault alone still lets the
         // encoder bound a short blind retraction that relieves stored pressure.
@@ -622,37 +635,176 @@ export class Supervisor {
      * FAULT-6/7: validate, then either execute, hold for the local confirm
      * button, or reject with a reason. A rejection changes nothing.
      */
-    command(tMs: number, cmd: Command, src: Source): CommandResult {
+    command(tMs: number, cmd: Command, src: Source): Answer {
+        const id = isInt(cmd.id) && cmd.id > 0 && cmd.id <= 0x7fffffff ? cmd.id : 0
+        if (id !== 0) {
+            // a retry of a command already answered: never executed twice,
+            // answered again with what became of it
+            const prev = this.recall(id, cmd.op)
+            if (prev) {
+                this.queueAnswer(prev)
+                return prev
+            }
+        }
         const r = this.validate(tMs, cmd, src)
         if (r !== Reject.Ok) {
-            this.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, r)
-            return { reject: r, pending: false }
+            if (id === 0) this.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, r)
+            return this.answer(tMs, id, cmd, Outcome.Rejected, r)
         }
         if (src === Source.Host && this.needsConfirm(cmd)) {
-            this.pending = { op: cmd.op, a: cmd.a, b: cmd.b }
+            // FAULT-8: one confirm authorises one command; never swapped
+            if (this.pending) {
+                if (id === 0) this.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, Reject.Busy)
+                return this.answer(tMs, id, cmd, Outcome.Rejected, Reject.Busy)
+            }
+            this.pending = { op: cmd.op, a: cmd.a, b: cmd.b, id }
             this.pendingMs = tMs
-            this.emit(EventKind.ConfirmRequired, tMs, Reason.ConfirmRequired, cmd.op, 0)
-            return { reject: Reject.Ok, pending: true }
+            if (id === 0) this.emit(EventKind.ConfirmRequired, tMs, Reason.ConfirmRequired, cmd.op, 0)
+            return this.answer(tMs, id, cmd, Outcome.Pending, Reject.Ok)
         }
+        if (this.cancelsPending(cmd.op)) this.settlePending(tMs, Outcome.Cancelled, Reject.Ok)
         this.exec(tMs, cmd)
-        return { reject: Reject.Ok, pending: false }
+        return this.answer(tMs, id, cmd, Outcome.Executed, Reject.Ok)
+    }
+
+    /** Safety actions cancel whatever waits for the confirm (FAULT-8). */
+    private cancelsPending(op: Op): boolean {
+        return op === Op.Pause || op === Op.LeakSeen || op === Op.Abort || op === Op.Finish
+    }
+
+    /** Answers (sequenced commands) not yet sent; the server drains them. */
+    drainAnswers(): Answer[] {
+        const a = this.answers
+        this.answers = []
+        return a
+    }
+
+    private recall(id: number, op: Op): Answer {
+        for (let i = this.recent.length - 1; i >= 0; --i) {
+            const a = this.recent[i]
+            if (a.id === id) return a.op === op ? a : null
+        }
+        return null
+    }
+
+    private answer(tMs: number, id: number, cmd: Command, outcome: Outcome, reject: Reject): Answer {
+        const a: Answer = {
+            id,
+            op: cmd.op,
+            outcome,
+            reject,
+            pending: outcome === Outcome.Pending,
+            state: this.state,
+            lo: NaN,
+            hi: NaN,
+            tMs,
+        }
+        if (reject !== Reject.Ok) this.detail(tMs, cmd, a)
+        if (id !== 0) {
+            this.recent.push(a)
+            if (this.recent.length > ANSWER_MEMORY) this.recent.shift()
+            this.queueAnswer(a)
+        }
+        return a
+    }
+
+    private queueAnswer(a: Answer) {
+        // bounded: a flood of commands cannot grow memory (FAULT-10); a host
+        // that missed an answer re-sends the id and gets it again
+        if (this.answers.length >= ANSWER_QUEUE_MAX) {
+            this.answers.shift()
+            this.answersDropped++
+        }
+        this.answers.push(a)
+    }
+
+    /** A later outcome of the pending command, under its own id. */
+    private settlePending(tMs: number, outcome: Outcome, reject: Reject) {
+        const p = this.pending
+        if (!p) return
+        this.pending = null
+        if (!(p.id > 0)) return
+        const a = this.recall(p.id, p.op)
+        if (a) {
+            // the stored answer changes in place: a retry now hears the outcome
+            a.outcome = outcome
+            a.reject = reject
+            a.pending = false
+            a.state = this.state
+            a.tMs = tMs
+            if (reject !== Reject.Ok) this.detail(tMs, p, a)
+            this.queueAnswer(a)
+        } else this.answer(tMs, p.id, p, outcome, reject)
+    }
+
+    /** The values that matter for a refusal: the allowed range, the time left. */
+    private detail(tMs: number, cmd: Command, a: Answer) {
+        const r = a.reject
+        if (r === Reject.HoldNotElapsed) {
+            a.lo = Math.max(0, this.cfg.minHoldMs - (tMs - this.pauseMs))
+            return
+        }
+        if (r !== Reject.OutOfRange && r !== Reject.AboveCeiling) return
+        switch (cmd.op) {
+            case Op.SetFlow:
+                a.lo = this.cfg.flowMinMlPerMin
+                a.hi = this.cfg.flowMaxMlPerMin
+                break
+            case Op.SetCap:
+                a.lo = 0
+                a.hi = this.level >= 0 ? Math.min(DEVICE_MAX_CAP_ML, LEVELS[this.level].ceilingMl) : DEVICE_MAX_CAP_ML
+                break
+            case Op.SetSyringe:
+                a.lo = 0
+                a.hi = SYRINGES.length - 1
+                break
+            case Op.MarkMixing:
+                // cement mL; the age's range is 0..workingLimitS
+                a.lo = 0
+                a.hi = cmd.a >= 0 && cmd.a <= 100 ? this.cfg.workingLimitS : 100
+                break
+            case Op.SetThreshold:
+                if (isInt(cmd.a) && cmd.a >= 0 && cmd.a < THRESHOLDS.length) {
+                    a.lo = THRESHOLDS[cmd.a].min
+                    a.hi = THRESHOLDS[cmd.a].max
+                } else {
+                    a.lo = 0
+                    a.hi = THRESHOLDS.length - 1
+                }
+                break
+            case Op.CalibrationDrive:
+                a.lo = 100
+                a.hi = 50 * this.cfg.encoderCountsPerMm
+                break
+            case Op.CalibrateGain:
+                a.lo = 0.05
+                a.hi = 100
+                break
+            default:
+                break
+        }
     }
 
     /** The local confirm button: runs the pending command, re-validated now. */
     confirmPressed(tMs: number): Reject {
         const p = this.pending
         if (!p) return Reject.NothingToConfirm
-        this.pending = null
         if (tMs - this.pendingMs > this.cfg.confirmTimeoutMs) {
             this.emit(EventKind.Info, tMs, Reason.ConfirmExpired, p.op, 0)
+            this.settlePending(tMs, Outcome.Expired, Reject.Ok)
             return Reject.NothingToConfirm
         }
         const r = this.validate(tMs, p, Source.Local)
         if (r !== Reject.Ok) {
-            this.emit(EventKind.Rejected, tMs, Reason.None, p.op, r)
+            if (!(p.id > 0)) this.emit(EventKind.Rejected, tMs, Reason.None, p.op, r)
+            this.settlePending(tMs, Outcome.Rejected, r)
             return r
         }
+        this.pending = null
         this.exec(tMs, p)
+        // settle after exec so the answer carries the state it led to
+        this.pending = p
+        this.settlePending(tMs, Outcome.Executed, Reject.Ok)
         return Reject.Ok
     }
 
@@ -763,7 +915,10 @@ export class Supervisor {
                 return Reject.Ok
             case Op.MarkMixing:
                 if (!this.argsOk(cmd, 1)) return Reject.BadNumber
+                // b = age of the cement when marked, s (absent = mixed now)
+                if (cmd.b !== undefined && !finite(cmd.b)) return Reject.BadNumber
                 if (a < 0 || a > 100) return Reject.OutOfRange
+                if (cmd.b !== undefined && (cmd.b < 0 || cmd.b > this.cfg.workingLimitS)) return Reject.OutOfRange
                 if (s === State.Injecting) return Reject.WrongState
                 return Reject.Ok
             case Op.Tare:
@@ -935,7 +1090,7 @@ export class Supervisor {
                 this.syringe = a
                 break
             case Op.MarkMixing:
-                this.mixedAtMs = now
+                this.mixedAtMs = now - (cmd.b !== undefined ? cmd.b * 1000 : 0)
                 this.sessionPreparedMl += a
                 this.latched[Check.CementSetting] = false
                 break

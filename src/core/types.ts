@@ -85,6 +85,7 @@ export enum Reject {
     Implausible = 19, // calibration result outside plausible bounds
     CapReached = 20,
     NeedsLocal = 21, // only the local confirm button can do this
+    Busy = 22, // another risk-adding command already waits for the confirm (FAULT-8)
 }
 
 /** Ranked actions; the highest active one wins (PX4-style). */
@@ -139,6 +140,11 @@ export const enum Source {
 
 export interface Command {
     op: Op
+    /**
+     * The host's request id (1..2^31-1); 0 or absent = unsequenced (local
+     * inputs, old hosts). A repeated id is answered, never executed twice.
+     */
+    id?: number
     /** first argument (meaning per op; documented in services/cementinjector.md) */
     a?: number
     /** second argument */
@@ -149,6 +155,31 @@ export interface CommandResult {
     reject: Reject
     /** true when accepted but waiting for the local confirm button */
     pending: boolean
+}
+
+/** What became of a command (wire values of event command_result). */
+export enum Outcome {
+    Executed = 0,
+    Pending = 1, // waits for the local confirm button
+    Rejected = 2, // refused; `reject` says why; nothing changed
+    Expired = 3, // the confirm was not pressed in time
+    Cancelled = 4, // a safety action cleared it before the confirm
+}
+
+/**
+ * The answer to one command: given at once by command(), and again for
+ * each later outcome of a pending command (drainAnswers()).
+ */
+export interface Answer extends CommandResult {
+    id: number
+    op: Op
+    outcome: Outcome
+    /** state after the command */
+    state: State
+    /** values that matter: the allowed range for OutOfRange / AboveCeiling, remaining hold ms for HoldNotElapsed; NaN otherwise */
+    lo: number
+    hi: number
+    tMs: number
 }
 
 /** Sensor values handed to one control step. */
