@@ -5,8 +5,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { analyse } from "./lib/analysis"
 import { COUNTS_DEFAULT, calibrate, checkOptions } from "./lib/calibrate"
 import { Dashboard } from "./lib/dashboard"
-import { InjectorLink, LinkOptions, parseTcp } from "./lib/link"
+import { InjectorLink, LinkOptions, describeTransport, parseTcp } from "./lib/link"
 import { monitor } from "./lib/monitor"
+import { Archiver } from "./lib/mqtt-archive"
+import { Bridge } from "./lib/mqtt-bridge"
+import { MqttSource, TelemetrySource } from "./lib/mqtt-source"
+import { mqttUrlProblem } from "./lib/mqtt-topics"
 import { reportHtml } from "./lib/report-html"
 import { Recording } from "./lib/recorder"
 import { EXIT, UsageError, commandList, prepare, sendCommand } from "./lib/send"
@@ -42,7 +46,25 @@ function fail(code: number, msg: string): never {
     process.exit(code)
 }
 
-async function finish(link: InjectorLink | undefined, code: number): Promise<never> {
+function mqttUrl(v: string) {
+    const why = mqttUrlProblem(v)
+    if (why) throw new InvalidArgumentError(why)
+    return v
+}
+
+/** The live views' source: the bus (--tcp / --serial) or a broker (--mqtt). */
+function source(cmd: Command, mqtt: string | undefined): TelemetrySource {
+    if (!mqtt) return new InjectorLink(linkOptions(cmd))
+    const o = cmd.optsWithGlobals()
+    if (o.serial || o.tcpGiven) throw new UsageError("give either --mqtt or --tcp / --serial, not both")
+    return new MqttSource({ mqttUrl: mqtt, device: o.device })
+}
+
+function stamp(m: string) {
+    console.error(`${new Date().toISOString().slice(11, 19)} ${m}`)
+}
+
+async function finish(link: TelemetrySource | undefined, code: number): Promise<never> {
     if (link) await link.stop()
     process.exit(code)
 }
@@ -84,8 +106,9 @@ program
     .option("--once", "print the current values once and exit")
     .option("--duration <s>", "stop after this many seconds", seconds)
     .option("--find-timeout <s>", "give up if no injector answers within this many seconds (0 = wait)", seconds, 10)
+    .option("--mqtt <url>", "read the injector from an MQTT broker (published by `injector bridge`) instead of the bus", mqttUrl)
     .action(async (o, cmd) => {
-        const link = new InjectorLink(linkOptions(cmd))
+        const link = source(cmd, o.mqtt)
         const code = await monitor(link, { once: o.once, findTimeoutS: o.findTimeout, durationS: o.duration })
         await finish(link, code)
     })
@@ -260,8 +283,9 @@ program
     .command("dashboard")
     .description("serve a live web page (localhost only) with charts and the alarm state, fed over a WebSocket")
     .option("--port <n>", "HTTP port on 127.0.0.1", port, 8090)
+    .option("--mqtt <url>", "read the injector from an MQTT broker (published by `injector bridge`) instead of the bus", mqttUrl)
     .action(async (o, cmd) => {
-        const link = new InjectorLink(linkOptions(cmd))
+        const link = source(cmd, o.mqtt)
         const d = new Dashboard(link, { port: o.port })
         let p: number
         try {
@@ -278,6 +302,81 @@ program
         }
         process.once("SIGINT", stop)
         process.once("SIGTERM", stop)
+    })
+
+program
+    .command("bridge")
+    .description("publish every sample, event and level record of every injector on the bus to an MQTT broker (HOST-5)")
+    .requiredOption("--mqtt <url>", "the broker, e.g. mqtt://127.0.0.1:1883", mqttUrl)
+    .option("--topic-root <root>", "topic root", "injector")
+    .option("--samples-qos <0|1>", "QoS of the samples stream (1 lets an archiver's persistent session keep them)", "1")
+    .option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)", seconds)
+    .addHelpText(
+        "after",
+        `
+Topics (docs/host.md): <root>/<deviceId>/status (retained; "offline" is the bridge's last will),
+<root>/<deviceId>/samples (one telemetry batch per message, numbered), <root>/<deviceId>/events/<name>
+(every event, level records as events/level_record), QoS 1.`
+    )
+    .action(async (o, cmd) => {
+        if (o.samplesQos !== "0" && o.samplesQos !== "1") fail(EXIT.usage, "--samples-qos expects 0 or 1")
+        const bridge = new Bridge({ mqttUrl: o.mqtt, link: linkOptions(cmd), root: o.topicRoot, samplesQos: +o.samplesQos as 0 | 1, log: stamp }).start()
+        stamp(`bridging ${describeTransport(linkOptions(cmd))} to ${o.mqtt} under ${o.topicRoot}/<deviceId>/ (Ctrl-C to stop)`)
+        const progress = setInterval(() => {
+            for (const [id, d] of bridge.devices) stamp(`${id}: ${d.published.samples} samples, ${d.published.events} events published`)
+        }, 30000)
+        await new Promise<void>(resolve => {
+            process.once("SIGINT", resolve)
+            process.once("SIGTERM", resolve)
+            if (o.duration) setTimeout(resolve, o.duration * 1000)
+        })
+        clearInterval(progress)
+        await bridge.stop("bridge stopped")
+        for (const [id, d] of bridge.devices) stamp(`${id}: ${d.published.samples} samples in ${d.published.batches} batches, ${d.published.events} events published`)
+        process.exit(EXIT.ok)
+    })
+
+program
+    .command("archive")
+    .description("subscribe with a persistent MQTT session and write each injector's recording (the JSON Lines of `record`) into a folder")
+    .requiredOption("--mqtt <url>", "the broker, e.g. mqtt://127.0.0.1:1883", mqttUrl)
+    .requiredOption("-o, --out <dir>", "folder for <deviceId>.jsonl (appended to) and <deviceId>.state.json")
+    .option("--client-id <id>", "the persistent session's client id: the same on every restart (default injector-archive-<host>)")
+    .option("--topic-root <root>", "topic root", "injector")
+    .option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)", seconds)
+    .addHelpText(
+        "after",
+        `
+A restart loses nothing: the broker queues the session's QoS 1 messages while the archiver is away
+(raise Mosquitto's max_queued_messages for long outages, see docs/host.md). Messages delivered twice
+are dropped; missing ones are written as gap lines (lost_messages, lost_batches) with exact counts.
+Each file is a recording: npx injector report <dir>/<deviceId>.jsonl`
+    )
+    .action(async o => {
+        if (existsSync(o.out) && !statSync(o.out).isDirectory()) fail(EXIT.usage, `${o.out} exists and is not a folder`)
+        let arch: Archiver
+        try {
+            arch = new Archiver({ mqttUrl: o.mqtt, dir: o.out, clientId: o.clientId, root: o.topicRoot, log: stamp }).start()
+        } catch (e: any) {
+            fail(EXIT.usage, `cannot write to ${o.out}: ${e.message}`)
+        }
+        stamp(`archiving ${o.mqtt} ${o.topicRoot}/+/... into ${o.out} (Ctrl-C to stop)`)
+        const line = () => {
+            for (const [id, d] of arch.devices) {
+                const s = d.summary
+                stamp(`${id}: ${s.samples} samples, ${s.events} events, ${s.lostBatches} lost batch(es), ${s.lostMessages} lost message(s), ${s.duplicates} duplicate(s) dropped`)
+            }
+        }
+        const progress = setInterval(line, 30000)
+        await new Promise<void>(resolve => {
+            process.once("SIGINT", resolve)
+            process.once("SIGTERM", resolve)
+            if (o.duration) setTimeout(resolve, o.duration * 1000)
+        })
+        clearInterval(progress)
+        await arch.stop("stopped")
+        line()
+        process.exit(EXIT.ok)
     })
 
 async function main() {
