@@ -3,14 +3,14 @@
 // (devtools hub + VM + simulated hardware in this process). Exits 0 when the
 // scenario ran, whatever its verdict (the verdict is in the result); 2 for a
 // bad scenario file or bad arguments; 1 when the bench itself failed.
-import "./bench/quiet" // first: filters jacdac-ts log noise
+import "./harness/quiet" // first: filters jacdac-ts log noise
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { parseArgs } from "node:util"
-import { loadScenario, ScenarioError } from "./bench/scenario"
-import { ScenarioRunner, traceCsv } from "./bench/runner"
-import { BenchSession } from "./bench/session"
-import { formatLive, formatSummary } from "./bench/view"
+import { loadScenario, ScenarioError } from "./harness/scenario"
+import { ScenarioRunner, traceCsv } from "./harness/runner"
+import { BenchSession } from "./harness/session"
+import { formatLive, formatSummary } from "./harness/view"
 
 const HELP = `usage: npm run sim -- <scenario.json>... [options]
 

@@ -5,16 +5,16 @@
 // out/sim/test/<name>.json for inspection.
 //   node --import tsx --test sim/test/scenarios.test.ts
 // SIM_FIRMWARE=<file.devs> runs a given compiled firmware instead of src/main.ts.
-import "../bench/quiet"
+import "../harness/quiet"
 import assert from "node:assert/strict"
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { after, before, describe, test } from "node:test"
 import { literatureChecks } from "../model"
-import { ScenarioResult, ScenarioRunner } from "../bench/runner"
-import { FAULTS, loadScenario, ScenarioError, validateScenario } from "../bench/scenario"
-import { BenchSession } from "../bench/session"
-import { ROOT } from "../bench/procs"
+import { ScenarioResult, ScenarioRunner } from "../harness/runner"
+import { FAULTS, loadScenario, ScenarioError, validateScenario } from "../harness/scenario"
+import { BenchSession } from "../harness/session"
+import { ROOT } from "../harness/procs"
 
 const SCEN_DIR = join(ROOT, "sim", "scenarios")
 const OUT = join(ROOT, "out", "sim", "test")
