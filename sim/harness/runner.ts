@@ -31,7 +31,7 @@ import {
     scenarioBoreMm,
     THRESHOLD_IDS,
 } from "./scenario"
-import { BenchSession, FirmwareStart } from "./session"
+import { FirmwareStart, SimSession } from "./session"
 
 /** Known mass for calibrate_gain, kg (~98 N: mid-range of a 2 kN cell's clinical use). */
 export const CAL_MASS_KG = 10
@@ -93,7 +93,10 @@ export interface ScenarioResult {
     timing: {
         firmwareStartMs: number
         scenarioS: number
-        wallS: number
+        /** "lockstep" (virtual time, deterministic) or "realtime" */
+        clock: string
+        /** wall time of the run (real time only: a lockstep result must not depend on the machine) */
+        wallS?: number
         samplesPushed: number
         sampleRateHz: number
         maxSampleLateMs: number
@@ -144,7 +147,7 @@ interface Trigger {
 
 /** Runs scenarios on one bench session. */
 export class ScenarioRunner {
-    constructor(readonly session: BenchSession) {}
+    constructor(readonly session: SimSession) {}
 
     private get link() {
         return this.session.link
@@ -367,7 +370,7 @@ export class ScenarioRunner {
         let levelStartS: number | undefined
         let endS = 0
         try {
-            const reuse = !!opts.reuseFirmware && !!this.session.vm?.isAlive() && this.lastStart !== undefined
+            const reuse = !!opts.reuseFirmware && this.session.vmAlive() && this.lastStart !== undefined
             if (!reuse) {
                 log(`${sc.name}: starting firmware`)
                 start = this.lastStart = await this.session.startFirmware()
@@ -437,7 +440,7 @@ export class ScenarioRunner {
             if (sc.endWhenDone !== false) {
                 const s = this.link.latest?.state
                 const over = s === State.Completed || s === State.Aborted || s === State.Fault
-                if (over && next >= items.length && running.size === 0 && this.session.vm) {
+                if (over && next >= items.length && running.size === 0 && this.session.vmAlive()) {
                     doneSince ??= t
                     if (t - doneSince >= settleS) break
                 } else doneSince = undefined
@@ -726,7 +729,8 @@ export class ScenarioRunner {
             timing: {
                 firmwareStartMs: Math.round(start?.startMs ?? NaN),
                 scenarioS: round(scenarioS, 3),
-                wallS: round((performance.now() - wall0) / 1000, 2),
+                clock: this.session.clock,
+                wallS: this.session.clock === "realtime" ? round((performance.now() - wall0) / 1000, 2) : undefined,
                 samplesPushed: plant.samplesPushed,
                 sampleRateHz: round(plant.samplesPushed / scenarioS, 1),
                 maxSampleLateMs: round(plant.maxLateMs, 1),

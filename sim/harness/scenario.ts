@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs"
 import { LEVELS, levelIndex } from "../../src/core/levels"
 import { SYRINGES } from "../../src/core/geometry"
 import { THRESHOLDS } from "../../src/core/config"
+import { TRANSPORT_KEYS, TransportConfig } from "../lockstep/transport"
 import { CEMENT_PRESETS, LEAK_KINDS, NEEDLE_GAUGES, RigConfig, SYRINGE_PRESETS } from "../model"
 
 export const ACTIONS = [
@@ -144,6 +145,8 @@ export interface Scenario {
     loadCell?: { noiseN?: number; sampleRateHz?: number; lsbN?: number }
     drive?: { maxSpeedMmPerS?: number; maxAccelMmPerS2?: number; stallForceN?: number }
     thresholds?: Record<string, number>
+    /** lockstep transport model overrides (sim/lockstep/transport.ts) */
+    transport?: Partial<TransportConfig>
     actions: ScenarioAction[]
     faults?: ScenarioFault[]
     expect?: ScenarioExpect
@@ -208,7 +211,7 @@ export function validateScenario(raw: unknown): Scenario {
     checkKeys(s, "", [
         "name", "description", "durationS", "seed", "level", "capMl", "capOverride", "flowMlPerMin", "benchMode",
         "remoteMode", "arm", "endWhenDone", "settleS", "syringe", "needle", "cement", "vertebra", "leaks", "blockage",
-        "loadCell", "drive", "thresholds", "actions", "faults", "expect",
+        "loadCell", "drive", "thresholds", "transport", "actions", "faults", "expect",
     ])
     str(s, "name", "", { required: true })
     if (!/^[A-Za-z0-9._-]+$/.test(s.name as string)) fail("name", "use letters, digits, '.', '_' and '-' only")
@@ -290,6 +293,8 @@ export function validateScenario(raw: unknown): Scenario {
             const spec = THRESHOLDS[id]
             num(th, k, "thresholds", { min: spec.min, max: spec.max, int: spec.integer })
         }
+    const tr = obj(s, "transport", "", TRANSPORT_KEYS)
+    if (tr) for (const k of TRANSPORT_KEYS) num(tr, k, "transport", { min: 0, max: k === "vmPacketsPerS" || k === "vmBurstPackets" ? 10000 : 1000 })
     if (!Array.isArray(s.actions)) fail("actions", "is required (an array, may be empty)")
     ;(s.actions as unknown[]).forEach((a, i) => {
         const p = `actions[${i}]`
