@@ -36,6 +36,8 @@ export interface LockstepRun {
     timerEvents: number
     transport: TransportStats
     session: LockstepSession
+    /** host times of the bench's confirm presses (ms, virtual clock) */
+    confirmTimesMs: number[]
 }
 
 /** Merge the scenario's transport overrides with the defaults. */
@@ -71,6 +73,7 @@ export async function runLockstep(sc: Scenario, o: LockstepRunOptions = {}): Pro
             timerEvents: stats.events,
             transport,
             session,
+            confirmTimesMs: runner.confirmTimesMs,
         }
     } finally {
         await runVirtual(() => session.close())
