@@ -6,7 +6,7 @@
 import assert from "node:assert/strict"
 import { join } from "node:path"
 import { test } from "node:test"
-import { validateScenario } from "../harness/scenario"
+import { FAULTS, validateScenario } from "../harness/scenario"
 import { generateScenario } from "../campaign/generate"
 import { INVARIANT_IDS } from "../campaign/invariants"
 import { campaign, formatReport, knownFailing, replayFiles } from "../campaign/main"
@@ -15,6 +15,18 @@ const ROOT = join(__dirname, "..", "..")
 
 test("SIM-5: generated scenarios are valid scenario files (every ingredient is a file field)", () => {
     for (let s = 0; s < 500; s++) assert.doesNotThrow(() => validateScenario(JSON.parse(JSON.stringify(generateScenario(s)))), `seed ${s}`)
+})
+
+test("SIM-5: the generator uses every fault kind and the burst action", () => {
+    const kinds = new Set<string>()
+    let burst = false
+    for (let s = 0; s < 500; s++) {
+        const sc = generateScenario(s)
+        for (const f of sc.faults ?? []) kinds.add(f.kind)
+        burst ||= sc.actions.some(a => a.do === "burst")
+    }
+    for (const k of FAULTS) assert.ok(kinds.has(k), `fault ${k}`)
+    assert.ok(burst)
 })
 
 test("SIM-5: fixed-seed campaign, 200 lockstep runs: no invariant violated except the known-failing ones", { timeout: 900_000 }, async () => {
