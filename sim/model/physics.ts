@@ -335,6 +335,8 @@ export class InjectorPlant {
     private tS = 0
     private enabled = false
     private posMm = 0
+    /** plunger velocity imposed by hand while the drive is disabled, mm/s */
+    handVelMmPerS = 0
     private velMmPerS = 0
     private pChamberPa = 0
     private pBodyPa = 0
@@ -429,7 +431,8 @@ export class InjectorPlant {
         // ---- drive: acceleration-limited velocity; disabled = hold at once ----
         this.enabled = input.enabled
         if (!input.enabled) {
-            this.velMmPerS = 0
+            // a disabled drive holds, unless a hand pushes the plunger (campaign fault)
+            this.velMmPerS = this.handVelMmPerS
         } else {
             const target = Math.max(-p.maxSpeedMmPerS, Math.min(p.maxSpeedMmPerS, input.speedCmdMmPerS))
             const maxDv = p.maxAccelMmPerS2 * h

@@ -6,10 +6,10 @@
 // subscriber receives per injector, against what the devices sent.
 import { spawn } from "node:child_process"
 import { join } from "node:path"
-import { FakeInjector } from "./test/fake-injector"
-import { startHub } from "./test/hub"
-import { startBroker } from "./test/mosquitto"
-import { Subscriber } from "./test/mqtt-helpers"
+import { FakeInjector } from "../host/test/fake-injector"
+import { startHub } from "../host/test/hub"
+import { startBroker } from "../host/test/mosquitto"
+import { Subscriber } from "../host/test/mqtt-helpers"
 
 console.debug = () => {}
 const IDS = ["d4d4d4d4d4d4d4d4", "e5e5e5e5e5e5e5e5"]
