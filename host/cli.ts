@@ -14,6 +14,11 @@ import { SpecError, injectorSpec } from "./lib/spec"
 
 const VERSION = "0.1.0"
 
+const SEND_EXITS = `Each command carries a request id; a re-send (no answer yet) re-uses it, so the device executes it once.
+Exit: 0 executed, 1 rejected by the device (reason and values printed), 2 unknown command or bad arguments,
+3 no injector / no answer (whether it executed is unknown), 4 the local confirm was not pressed in time
+(not executed), 5 cancelled by a safety action before the confirm (not executed).`
+
 function seconds(v: string) {
     const n = Number(v)
     if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expects a number of seconds")
@@ -73,7 +78,8 @@ Examples:
   npx injector calibrate                        guided tare / gain / volume calibration (BOARD-3)
   npx injector --serial /dev/ttyACM0 dashboard --port 8090
 
-Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or connection.
+Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or no answer,
+4 not confirmed on the device in time, 5 cancelled by a safety action before the confirm.
 Recording format: docs/host.md.`
     )
 program.on("option:tcp", () => (program.setOptionValue("tcpGiven", true)))
@@ -183,10 +189,11 @@ program
     .argument("[args...]", "the command's arguments")
     .option("--override", "set-cap: a cap above the level's preset (logged by the device; needs its local confirm)")
     .option("--find-timeout <s>", "give up if no injector answers within this many seconds", seconds, 5)
-    .option("--confirm-timeout <s>", "how long to wait for the local confirm", seconds, 15)
+    .option("--confirm-timeout <s>", "how long to wait for the outcome of a command waiting for the local confirm", seconds, 15)
+    .option("--answer-timeout <s>", "how long to wait for the device's answer, re-sending the same request id", seconds, 5)
     .addHelpText("after", () => {
         try {
-            return `\nCommands (levels by name, C1 ... S1; on/off for switches):\n${commandList()}\n\nExit: 0 accepted or confirmed, 1 rejected (reason printed) or not confirmed, 2 unknown command or bad arguments, 3 no injector.`
+            return `\nCommands (levels by name, C1 ... S1; on/off for switches):\n${commandList()}\n\n${SEND_EXITS}`
         } catch (e: any) {
             return `\n(${e.message})`
         }
@@ -204,8 +211,8 @@ program
             console.error(`injector: no Cement Injector found on ${link.description} within ${o.findTimeout} s (${link.statusDetail}); nothing was sent`)
             await finish(link, EXIT.nodevice)
         }
-        const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000 })
-        if (r.exit !== EXIT.ok && r.outcome !== "rejected") console.error(`injector: ${r.message}`)
+        const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000, answerTimeoutMs: o.answerTimeout * 1000 })
+        if (r.outcome === "no-answer") console.error(`injector: ${r.message}`)
         await finish(link, r.exit)
     })
 
@@ -236,7 +243,8 @@ Examples:
   npx injector calibrate --step gain --mass 1
   npx injector calibrate --yes --mass 1 --counts 6000 --grams 1.43
 
-Exit: 0 done, 1 rejected by the device (reason printed) or not confirmed, 2 bad option, 3 no injector.`
+Exit: 0 done, 1 rejected by the device (reason printed) or stopped, 2 bad option, 3 no injector / no answer,
+4 not confirmed on the device in time, 5 cancelled by a safety action.`
     )
     .action(async (o, cmd) => {
         let co
