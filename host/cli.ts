@@ -288,6 +288,60 @@ program
         process.once("SIGTERM", stop)
     })
 
+/** the simulator's control port (sim/interactive.ts) */
+const SIM_CONTROL_PORT = 8084
+const SIM_INPUTS = ["confirm", "leak-pedal", "estop"]
+
+program
+    .command("sim")
+    .description("simulator only: press the simulated device's local inputs (confirm button, leak pedal, e-stop) of `npm start -- --interactive`")
+    .argument("<action>", "press")
+    .argument("<input>", SIM_INPUTS.join(" | "))
+    .option("--release", "release a held input (the e-stop stays pressed until released)")
+    .option("--ms <ms>", "how long a momentary press lasts, ms", "150")
+    .option("--sim-port <n>", "the simulator's control port", port, SIM_CONTROL_PORT)
+    .addHelpText(
+        "after",
+        `
+Examples:
+  npx injector sim press confirm              the local confirm button (after \`injector send start\` asked for it)
+  npx injector sim press leak-pedal           the leak-seen pedal
+  npx injector sim press estop                e-stop, held down ...
+  npx injector sim press estop --release      ... until released
+
+A real device has no such port: press its buttons. Exit: 0 pressed, 2 usage, 3 no simulator running.`
+    )
+    .action(async (action: string, input: string, o, cmd) => {
+        const g = cmd.optsWithGlobals()
+        if (action !== "press") fail(EXIT.usage, `sim: unknown action "${action}" (only: press)`)
+        if (!SIM_INPUTS.includes(input)) fail(EXIT.usage, `sim press: unknown input "${input}": one of ${SIM_INPUTS.join(", ")}`)
+        if (g.serial)
+            fail(EXIT.usage, `sim press works with the simulator only; ${g.serial} is a real device: press its ${input} yourself`)
+        let host = "127.0.0.1"
+        try {
+            host = parseTcp(g.tcp).host
+        } catch (e: any) {
+            fail(EXIT.usage, e.message)
+        }
+        const base = `http://${host}:${o.simPort}`
+        let info: any
+        try {
+            info = await (await fetch(`${base}/`, { signal: AbortSignal.timeout(3000) })).json()
+        } catch {
+            fail(
+                EXIT.nodevice,
+                `no simulator on ${host}:${o.simPort}: \`injector sim\` presses the simulated inputs of \`npm start -- --interactive\` only; on a real device press its ${input} yourself`
+            )
+        }
+        if (!info?.simulator) fail(EXIT.nodevice, `${host}:${o.simPort} is not the simulator's control port`)
+        const q = o.release ? "?release=1" : `?ms=${encodeURIComponent(o.ms)}`
+        const r = await fetch(`${base}/press/${input}${q}`, { method: "POST", signal: AbortSignal.timeout(8000) })
+        const body: any = await r.json().catch(() => ({}))
+        if (!r.ok) fail(EXIT.usage, `sim press ${input}: ${body.error ?? r.status}`)
+        console.log(`simulated ${input}: ${body.action}`)
+        process.exit(EXIT.ok)
+    })
+
 async function main() {
     try {
         injectorSpec()

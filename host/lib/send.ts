@@ -188,10 +188,9 @@ export async function sendCommand(link: InjectorLink, p: Prepared, o: SendOption
             // not connected right now: the next re-send tries again
         }
     }
-    /** waits until an answer arrives, something changes, or `ms` passes */
+    /** waits until an answer arrives, the pending command clears, or `ms` passes */
     const nap = (ms: number) =>
         new Promise<void>(resolve => {
-            if (answer) return resolve()
             const t = setTimeout(() => {
                 wake = undefined
                 resolve()

@@ -9,6 +9,7 @@
 // (code and request id) and each command_result the firmware sends, so a
 // test counts what the CLI sent and what the device did.
 import "../../sim/bench/quiet" // first: filters jacdac-ts log noise
+import { setPriority } from "node:os"
 import { JDBus, Packet, PACKET_PROCESS, jdunpack } from "jacdac-ts"
 import { ScenarioRunner } from "../../sim/bench/runner"
 import { rigConfig, Scenario, validateScenario } from "../../sim/bench/scenario"
@@ -74,6 +75,16 @@ export class Firmware {
             f.runner = new ScenarioRunner(f.session)
             f.watch(f.session.bus)
             await f.session.startFirmware()
+            // the real-time parts (hub, firmware VM, this process with the
+            // plant) before the CLI processes a test starts: on a loaded
+            // machine a CLI's start-up must not starve the VM into a
+            // stale-sensor fault. Needs privilege; without it nothing changes.
+            for (const pid of [process.pid, f.session.hub.proc.pid, f.session.vm?.proc.pid])
+                try {
+                    if (pid) setPriority(pid, -10)
+                } catch {
+                    // not permitted: the normal priority
+                }
         } catch (e) {
             await f.session.close()
             throw e
@@ -136,12 +147,55 @@ export class Firmware {
      */
     async ready(o: Partial<Scenario> = {}) {
         const sc = baseScenario(o)
-        if (!this.calibrated) this.session.installRig({ seed: 1001 })
-        await this.runner.setup(sc, this.calibrated)
+        for (let attempt = 1; ; attempt++) {
+            try {
+                if (!this.calibrated) this.session.installRig({ seed: 1001 })
+                await this.runner.setup(sc, this.calibrated)
+                break
+            } catch (e) {
+                // the simulator's setup waits briefly for each answer; on a loaded machine it can miss one
+                if (attempt >= 3) throw e
+                console.error(`firmware fixture: setup failed (${(e as Error).message}); again`)
+                this.calibrated = this.calibrated && this.latest !== undefined
+                await sleep(500)
+            }
+        }
         this.calibrated = true
         this.session.installRig(rigConfig(sc))
         this.commands.length = 0
         this.answers.length = 0
+    }
+
+    /**
+     * Runs `body` (which starts from ready()) until it runs without a spurious
+     * sensor-stale fault: the WASM VM on a loaded machine is not real-time,
+     * and a stall of 50+ ms is a FAULT-1 stale load cell the bench did not
+     * cause (sim/bench/runner.ts repeats scenarios for the same reason).
+     * Any other failure fails at once; every retry is printed.
+     */
+    async attempt<T>(what: string, body: () => Promise<T>, tries = 4): Promise<T> {
+        for (let i = 1; ; i++) {
+            const t0 = performance.now()
+            try {
+                const r = await body()
+                if (!this.staleSince(t0) || i >= tries) return r
+            } catch (e) {
+                if (!this.staleSince(t0) || i >= tries) throw e
+            }
+            console.error(`# ${what}: spurious sensor-stale fault (VM stall on a loaded machine); attempt ${i + 1}`)
+        }
+    }
+
+    /** What happened since `t0`: transitions and alarms, for failure messages. */
+    story(t0: number) {
+        return this.events
+            .filter(e => e.tHostMs >= t0 && (e.type === "transition" || e.type === "alarm"))
+            .map(e => `${Math.round(e.tHostMs - t0)} ms ${e.type} ${e.type === "transition" ? `${State[e.from!]}->${State[e.to!]} ` : ""}${Reason[e.reason]}`)
+            .join("; ")
+    }
+
+    private staleSince(t0: number) {
+        return this.events.some(e => e.tHostMs >= t0 && e.type === "transition" && e.to === State.Fault && e.reason === Reason.SensorStale)
     }
 
     /** Waits until `pred` holds on the latest telemetry. */

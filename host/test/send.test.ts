@@ -56,9 +56,9 @@ describe("send against the firmware in the VM", () => {
         assert.deepEqual([mine[0], mine[mine.length - 1]], ["pending", "executed"])
     })
 
-    test("HOST-3, FAULT-8, LEAK-1: `send leak-seen` once during an injection: one leak pause, not aborted, exit 0", async () => {
+    test("HOST-3, FAULT-8, LEAK-1: `send leak-seen` once during an injection: one leak pause, not aborted, exit 0", () => fw.attempt("leak-seen", async () => {
         await inject()
-        await sleep(1500)
+        await sleep(500)
         const before = await fw.fresh()
         const t0 = performance.now()
         const r = await runCli(["--tcp", fw.tcp, "send", "leak-seen"])
@@ -67,29 +67,36 @@ describe("send against the firmware in the VM", () => {
         await sleep(1500) // any duplicate would have arrived by now
         const t = await fw.fresh()
         assert.equal(t.state, State.Paused)
-        assert.equal(t.leaks, before.leaks + 1, "one leak pause")
+        assert.equal(t.leaks, before.leaks + 1, `one leak pause; ${fw.story(t0)}`)
         assert.equal(t.pauses, before.pauses + 1)
         assert.equal(fw.transitions(t0, Reason.LeakSeen).length, 1)
         assert.equal(fw.transitions(t0).filter(e => e.to === State.Aborted).length, 0, "not aborted")
         assert.equal(fw.sent("leak_seen").length, 1, "one packet: the answer came, nothing was re-sent")
-    })
+    }))
 
     test("HOST-3, FAULT-6: rejections print the reason by name with the values that matter, exit 1, nothing changes", async () => {
-        await inject()
+        await fw.ready()
         const cases: [string[], RegExp][] = [
-            [["resume"], /rejected by the device: wrong_state \(not allowed in the current state\); the device is injecting/],
+            [["resume"], /rejected by the device: wrong_state \(not allowed in the current state\); the device is ready/],
             [["set-flow", "9"], /rejected by the device: out_of_range \(an argument is out of range\); allowed: 0\.5 to 6 mL\/min/],
             [["set-cap", "9", "--override"], /rejected by the device: above_ceiling .*; allowed: 0 to 4 mL/],
             [["set-cap", "3.8"], /rejected by the device: override_required/],
-            [["arm"], /rejected by the device: wrong_state .*; the device is injecting/],
+            [["arm"], /rejected by the device: wrong_state .*; the device is ready/],
         ]
+        const before = await fw.fresh()
         for (const [args, re] of cases) {
             const r = await runCli(["--tcp", fw.tcp, "send", ...args])
             assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}${r.err}`)
             assert.match(r.out, re)
         }
-        assert.equal(fw.state, State.Injecting, "rejections change nothing")
-        // paused: resume before the 3 s minimum hold is refused with the time left
+        const t = await fw.fresh()
+        assert.equal(t.state, State.Ready, "rejections change nothing")
+        assert.equal(t.capMl, before.capMl)
+        assert.ok(fw.answers.every(a => a.outcome === "rejected"), JSON.stringify(fw.answers))
+    })
+
+    test("HOST-3, FAULT-6: resume before the minimum hold is refused with the hold left, exit 1", () => fw.attempt("hold", async () => {
+        await inject()
         const r = await runCli(["--tcp", fw.tcp, "send", "pause"])
         assert.equal(r.code, 0, r.out + r.err)
         const r2 = await runCli(["--tcp", fw.tcp, "send", "resume"])
@@ -98,9 +105,9 @@ describe("send against the firmware in the VM", () => {
         assert.ok(m, r2.out)
         assert.ok(+m![1] > 0 && +m![1] <= 3, `hold left ${m![1]} s of 3 s`)
         assert.equal(fw.state, State.Paused)
-    })
+    }))
 
-    test("HOST-3, FAULT-7: resume after the hold: pending, confirmed on the device, exit 0; injecting again", async () => {
+    test("HOST-3, FAULT-7: resume after the hold: pending, confirmed on the device, exit 0; injecting again", () => fw.attempt("resume", async () => {
         await inject()
         assert.equal((await runCli(["--tcp", fw.tcp, "send", "pause"])).code, 0)
         await sleep(3200)
@@ -112,7 +119,7 @@ describe("send against the firmware in the VM", () => {
         assert.equal(r.code, 0, r.out + r.err)
         assert.match(r.out, /confirmed on the device: resume executed \(state: injecting\)/)
         assert.equal(fw.transitions(t0, Reason.Resumed).length, 1)
-    })
+    }))
 
     test("HOST-3, FAULT-7: a pending command nobody confirms expires on the device: exit 4, not executed", async () => {
         await fw.ready()
@@ -159,9 +166,9 @@ describe("send against the firmware in the VM", () => {
         assert.equal(t.level, 2, "C3")
     })
 
-    test("HOST-3, FAULT-8: the same request id sent three times: executed once, answered three times", async () => {
+    test("HOST-3, FAULT-8: the same request id sent three times: executed once, answered three times", () => fw.attempt("repeat", async () => {
         await inject()
-        await sleep(1000)
+        await sleep(300)
         const before = await fw.fresh()
         const link = new InjectorLink({ tcp: fw.tcp }).start()
         try {
@@ -175,7 +182,7 @@ describe("send against the firmware in the VM", () => {
             }
             await sleep(1500)
             const t = await fw.fresh()
-            assert.equal(t.leaks, before.leaks + 1, "one leak pause")
+            assert.equal(t.leaks, before.leaks + 1, `one leak pause; ${fw.story(t0)}`)
             assert.equal(fw.transitions(t0, Reason.LeakSeen).length, 1)
             assert.equal(fw.sent("leak_seen").filter(c => c.seq === seq).length, 3)
             assert.deepEqual(
@@ -185,11 +192,11 @@ describe("send against the firmware in the VM", () => {
         } finally {
             await link.stop()
         }
-    })
+    }))
 
-    test("HOST-3, FAULT-8: the first answer lost on the way to the host: the CLI re-sends the same id, one effect, exit 0", async () => {
+    test("HOST-3, FAULT-8: the first answer lost on the way to the host: the CLI re-sends the same id, one effect, exit 0", () => fw.attempt("lost answer", async () => {
         await inject()
-        await sleep(1000)
+        await sleep(300)
         let proxy: Proxy | undefined
         try {
             proxy = await startProxy(8082, dropFirstAnswer(() => fw.deviceId))
@@ -204,13 +211,13 @@ describe("send against the firmware in the VM", () => {
             assert.ok(sent.every(c => c.seq === sent[0].seq), "one request id")
             await sleep(1000)
             const t = await fw.fresh()
-            assert.equal(t.leaks, before.leaks + 1, "one leak pause")
+            assert.equal(t.leaks, before.leaks + 1, `one leak pause; ${fw.story(t0)}`)
             assert.equal(fw.transitions(t0, Reason.LeakSeen).length, 1)
             assert.equal(t.state, State.Paused, "not aborted")
         } finally {
             await proxy?.close()
         }
-    })
+    }))
 
     test("HOST-3: lib sendCommand: consecutive commands of one process use consecutive request ids", async () => {
         await fw.ready()
