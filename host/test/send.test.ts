@@ -99,6 +99,7 @@ describe("send against the firmware in the VM", () => {
         await inject()
         const r = await runCli(["--tcp", fw.tcp, "send", "pause"])
         assert.equal(r.code, 0, r.out + r.err)
+        await sleep(1000) // the decompression first: a CLI starting during it can stall the VM on a loaded machine
         const r2 = await runCli(["--tcp", fw.tcp, "send", "resume"])
         assert.equal(r2.code, 1, r2.out + r2.err)
         const m = /rejected by the device: hold_not_elapsed .*; hold left: (\d+\.\d) s/.exec(r2.out)
