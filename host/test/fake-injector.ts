@@ -295,6 +295,8 @@ export class FakeInjector {
     /** command_result (outcome 0 executed, 1 pending, 2 rejected, 3 expired), remembered for repeats. */
     private answer(seq: number, op: number, outcome: number, reject: number) {
         this.answered.set(seq, { op, outcome, reject })
+        // the answer leaves after the effect, as the firmware's does
+        this.flagsReg.setValues([this.flags()])
         this.event("command_result", { seq, lo: NaN, hi: NaN, command: op & 0xff, outcome, reject, state: this.state })
     }
 
