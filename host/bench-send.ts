@@ -59,6 +59,10 @@ async function main() {
     const st = () => (fw.latest ? State[fw.latest.state] : "?")
     try {
         for (let k = 0; k < runs; k++) {
+            const n = rows.length
+            // a spurious stale-sensor fault (VM stall on a loaded machine) repeats the sequence
+            await fw.attempt("bench-send", async () => {
+            rows.length = n
             await fw.ready()
             let l0 = fw.latest!.leaks
             await one("set-level", ["set-level", "C2"], { effect: () => `state ${st()}` })
@@ -75,6 +79,7 @@ async function main() {
             await one("resume", ["resume"], { confirm: true, effect: () => `state ${st()}` })
             await one("pause", ["pause"], { effect: () => `state ${st()}` })
             await one("abort", ["abort"], { effect: () => `state ${st()} (${fw.latest ? Reason[fw.latest.reason] : ""})` })
+            }, 6)
         }
     } finally {
         killAllCli()
