@@ -24,10 +24,12 @@ export const SIM_CONTROL_PORT = 8084
 /** the inputs `injector sim press` can reach, by their CLI names */
 export const SIM_BUTTONS = { confirm: "confirm", "leak-pedal": "leakPedal", estop: "estop" } as const
 
-const DEFAULT: Scenario = validateScenario({
+// validated as a scenario (at most 600 s), then open-ended: only the live view reads durationS
+const DEFAULT: Scenario = {
+    ...validateScenario({
     name: "interactive",
     description: "L1, 20 mL syringe, 14 G needle, cement mixed 4 min ago, 5 mL cap at 2 mL/min: 2.5 min of injection",
-    durationS: 3600,
+    durationS: 600,
     level: "L1",
     syringe: { preset: "20mL" },
     needle: { gauge: 14, lengthMm: 100 },
@@ -35,7 +37,9 @@ const DEFAULT: Scenario = validateScenario({
     benchMode: false,
     flowMlPerMin: 2,
     actions: [],
-})
+    }),
+    durationS: 3600,
+}
 
 const HELP = `usage: npm start -- --interactive [scenario name or file] [--port 8084]
 
@@ -149,7 +153,16 @@ async function main(): Promise<number> {
         await session.startFirmware()
         session.installRig({ seed: 1001 })
         log(`${sc.name}: calibrating and setting up (level ${sc.level})`)
-        await runner.setup(sc)
+        for (let attempt = 1; ; attempt++) {
+            try {
+                // a retry first clears a fault (e.g. a stale sensor after a VM stall on a loaded machine)
+                await runner.setup(sc, attempt > 1)
+                break
+            } catch (e) {
+                if (attempt >= 3) throw e
+                log(`${sc.name}: setup failed (${(e as Error).message}); again`)
+            }
+        }
         session.installRig(rigConfig(sc))
         console.log(
             `\nready: the injector is armed on tcp 127.0.0.1:8082 (level ${sc.level}). In another terminal:\n` +
