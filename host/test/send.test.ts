@@ -37,7 +37,7 @@ describe("send against the firmware in the VM", () => {
         await fw.waitState(State.Injecting)
     }
 
-    test("HOST-3, FAULT-7: start once through the CLI: pending, confirm pressed on the device, executed once, exit 0", async () => {
+    test("HOST-3, FAULT-7: start once through the CLI: pending, confirm pressed on the device, executed once, exit 0", () => fw.attempt("start", async () => {
         await fw.ready()
         const t0 = performance.now()
         const p = cli("--tcp", fw.tcp, "send", "start")
@@ -54,7 +54,7 @@ describe("send against the firmware in the VM", () => {
         assert.equal(fw.transitions(t0, Reason.Started).length, 1, "one start")
         const mine = fw.answers.filter(a => a.seq === starts[0].seq).map(a => a.outcome)
         assert.deepEqual([mine[0], mine[mine.length - 1]], ["pending", "executed"])
-    })
+    }))
 
     test("HOST-3, FAULT-8, LEAK-1: `send leak-seen` once during an injection: one leak pause, not aborted, exit 0", () => fw.attempt("leak-seen", async () => {
         await inject()
