@@ -8,6 +8,7 @@
 // one clock); with --probe, the round trip of a command the device rejects
 // without changing anything (`resume` while not paused -> rejected event),
 // an upper bound of the one-way firmware -> host event latency.
+import { jdpack } from "jacdac-ts"
 import { Op } from "../src/core/types"
 import { InjectorLink, LinkEvent, LinkTelemetry, nowMs } from "../host/lib/link"
 import { FakeInjector, sleep } from "../host/test/fake-injector"
@@ -96,7 +97,7 @@ export async function measure(link: InjectorLink, seconds: number, o: { probe?: 
             })
             const sent = nowMs()
             try {
-                await link.sendCommand(Op.Resume, new Uint8Array(0), false)
+                await link.sendCommand(Op.Resume, jdpack("u32", [0])) // unsequenced: answered by the rejected event
             } catch {
                 await sleep(200) // the injector is gone for now
                 continue

@@ -18,6 +18,11 @@ import { SpecError, injectorSpec } from "./lib/spec"
 
 const VERSION = "0.1.0"
 
+const SEND_EXITS = `Each command carries a request id; a re-send (no answer yet) re-uses it, so the device executes it once.
+Exit: 0 executed, 1 rejected by the device (reason and values printed), 2 unknown command or bad arguments,
+3 no injector / no answer (whether it executed is unknown), 4 the local confirm was not pressed in time
+(not executed), 5 cancelled by a safety action before the confirm (not executed).`
+
 function seconds(v: string) {
     const n = Number(v)
     if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expects a number of seconds")
@@ -95,7 +100,8 @@ Examples:
   npx injector calibrate                        guided tare / gain / volume calibration (BOARD-3)
   npx injector --serial /dev/ttyACM0 dashboard --port 8090
 
-Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or connection.
+Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or no answer,
+4 not confirmed on the device in time, 5 cancelled by a safety action before the confirm.
 Recording format: docs/host.md.`
     )
 program.on("option:tcp", () => (program.setOptionValue("tcpGiven", true)))
@@ -206,10 +212,11 @@ program
     .argument("[args...]", "the command's arguments")
     .option("--override", "set-cap: a cap above the level's preset (logged by the device; needs its local confirm)")
     .option("--find-timeout <s>", "give up if no injector answers within this many seconds", seconds, 5)
-    .option("--confirm-timeout <s>", "how long to wait for the local confirm", seconds, 15)
+    .option("--confirm-timeout <s>", "how long to wait for the outcome of a command waiting for the local confirm", seconds, 15)
+    .option("--answer-timeout <s>", "how long to wait for the device's answer, re-sending the same request id", seconds, 5)
     .addHelpText("after", () => {
         try {
-            return `\nCommands (levels by name, C1 ... S1; on/off for switches):\n${commandList()}\n\nExit: 0 accepted or confirmed, 1 rejected (reason printed) or not confirmed, 2 unknown command or bad arguments, 3 no injector.`
+            return `\nCommands (levels by name, C1 ... S1; on/off for switches):\n${commandList()}\n\n${SEND_EXITS}`
         } catch (e: any) {
             return `\n(${e.message})`
         }
@@ -227,8 +234,8 @@ program
             console.error(`injector: no Cement Injector found on ${link.description} within ${o.findTimeout} s (${link.statusDetail}); nothing was sent`)
             await finish(link, EXIT.nodevice)
         }
-        const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000 })
-        if (r.exit !== EXIT.ok && r.outcome !== "rejected") console.error(`injector: ${r.message}`)
+        const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000, answerTimeoutMs: o.answerTimeout * 1000 })
+        if (r.outcome === "no-answer") console.error(`injector: ${r.message}`)
         await finish(link, r.exit)
     })
 
@@ -259,7 +266,8 @@ Examples:
   npx injector calibrate --step gain --mass 1
   npx injector calibrate --yes --mass 1 --counts 6000 --grams 1.43
 
-Exit: 0 done, 1 rejected by the device (reason printed) or not confirmed, 2 bad option, 3 no injector.`
+Exit: 0 done, 1 rejected by the device (reason printed) or stopped, 2 bad option, 3 no injector / no answer,
+4 not confirmed on the device in time, 5 cancelled by a safety action.`
     )
     .action(async (o, cmd) => {
         let co
@@ -376,6 +384,60 @@ Each file is a recording: npx injector report <dir>/<deviceId>.jsonl`
         clearInterval(progress)
         await arch.stop("stopped")
         line()
+        process.exit(EXIT.ok)
+    })
+
+/** the simulator's control port (sim/interactive.ts) */
+const SIM_CONTROL_PORT = 8084
+const SIM_INPUTS = ["confirm", "leak-pedal", "estop"]
+
+program
+    .command("sim")
+    .description("simulator only: press the simulated device's local inputs (confirm button, leak pedal, e-stop) of `npm start -- --interactive`")
+    .argument("<action>", "press")
+    .argument("<input>", SIM_INPUTS.join(" | "))
+    .option("--release", "release a held input (the e-stop stays pressed until released)")
+    .option("--ms <ms>", "how long a momentary press lasts, ms", "150")
+    .option("--sim-port <n>", "the simulator's control port", port, SIM_CONTROL_PORT)
+    .addHelpText(
+        "after",
+        `
+Examples:
+  npx injector sim press confirm              the local confirm button (after \`injector send start\` asked for it)
+  npx injector sim press leak-pedal           the leak-seen pedal
+  npx injector sim press estop                e-stop, held down ...
+  npx injector sim press estop --release      ... until released
+
+A real device has no such port: press its buttons. Exit: 0 pressed, 2 usage, 3 no simulator running.`
+    )
+    .action(async (action: string, input: string, o, cmd) => {
+        const g = cmd.optsWithGlobals()
+        if (action !== "press") fail(EXIT.usage, `sim: unknown action "${action}" (only: press)`)
+        if (!SIM_INPUTS.includes(input)) fail(EXIT.usage, `sim press: unknown input "${input}": one of ${SIM_INPUTS.join(", ")}`)
+        if (g.serial)
+            fail(EXIT.usage, `sim press works with the simulator only; ${g.serial} is a real device: press its ${input} yourself`)
+        let host = "127.0.0.1"
+        try {
+            host = parseTcp(g.tcp).host
+        } catch (e: any) {
+            fail(EXIT.usage, e.message)
+        }
+        const base = `http://${host}:${o.simPort}`
+        let info: any
+        try {
+            info = await (await fetch(`${base}/`, { signal: AbortSignal.timeout(3000) })).json()
+        } catch {
+            fail(
+                EXIT.nodevice,
+                `no simulator on ${host}:${o.simPort}: \`injector sim\` presses the simulated inputs of \`npm start -- --interactive\` only; on a real device press its ${input} yourself`
+            )
+        }
+        if (!info?.simulator) fail(EXIT.nodevice, `${host}:${o.simPort} is not the simulator's control port`)
+        const q = o.release ? "?release=1" : `?ms=${encodeURIComponent(o.ms)}`
+        const r = await fetch(`${base}/press/${input}${q}`, { method: "POST", signal: AbortSignal.timeout(8000) })
+        const body: any = await r.json().catch(() => ({}))
+        if (!r.ok) fail(EXIT.usage, `sim press ${input}: ${body.error ?? r.status}`)
+        console.log(`simulated ${input}: ${body.action}`)
         process.exit(EXIT.ok)
     })
 
