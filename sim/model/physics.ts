@@ -53,7 +53,7 @@
 //   = f_body - Q/V (age - age_syringe)), so a long pause thickens the tip;
 // - leak share depending on the cement/marrow viscosity ratio
 //   (`vertebra.leakViscosityExponent`, per leak `viscosityExponent`): leak
-//   resistance x (mu / 50 Pa.s)^alpha, alpha fitted to Habib et al. 2010;
+//   resistance x (mu / 50 Pa.s)^alpha, alpha 0.45 fitted to Habib et al. 2010;
 //   the body resistance stays independent of mu unless
 //   `vertebra.viscosityExponent` = 1 (Darcy).
 // With a nonlinear needle or chamber the backward-Euler step solves one
@@ -225,13 +225,18 @@ export const DEFAULT_NEEDLE_LENGTH_MM = 100
 export const V2_INSERTED_LENGTH_MM = 60
 export const DEFAULT_BODY_TEMPERATURE_C = 37
 /**
- * v2 leak viscosity exponent alpha: leak resistance x (mu / 50 Pa.s)^alpha.
- * Least-squares fit (log leak-share ratios) to the leaked masses of Habib et
- * al. 2010 (SAS J 4:26): low-viscosity cement 4.0 g at 3.5 min vs 2.6 g at
- * 9.5 min; high-viscosity 1.5 g at 3.5 min vs 0.92 g at 6.5 min and vs the
- * low-viscosity 4.0 g; see literature.ts fidelityChecks for the errors.
+ * v2 leak viscosity exponent alpha: leak resistance x (mu / 50 Pa.s)^alpha,
+ * so the leak share falls as the cement/marrow viscosity ratio rises (the
+ * body path displaces marrow, the leak path fills with cement). Fitted
+ * (least squares on log leak-share ratios, leak factor 1) to the leaked
+ * masses of Habib et al. 2010 (SAS J 4:26, benchmark model): low-viscosity
+ * cement 4.0 g at 3.5 min vs 2.6 g at 9.5 min; high-viscosity 1.5 g at
+ * 3.5 min vs 0.92 g at 6.5 min, and vs the low-viscosity 4.0 g. Within one
+ * cement the fit is -26 % / +0 %; the high- vs low-viscosity product ratio
+ * (0.375) is not reproduced (model ~0.68): that difference is more than
+ * viscosity. literature.ts fidelityChecks() prints the comparison.
  */
-export const V2_LEAK_VISCOSITY_EXPONENT = 0.3
+export const V2_LEAK_VISCOSITY_EXPONENT = 0.45
 
 const M3_PER_ML = 1e-6
 
