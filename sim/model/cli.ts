@@ -23,6 +23,7 @@ const COLUMNS: [keyof ModelResult, string, number][] = [
     ["afterflowMl", "afterflow mL", 4],
     ["occlusionRiseMPaPerS", "occl. rise MPa/s", 3],
     ["occlusionRise1sMPaPerS", "occl. 1st s MPa/s", 3],
+    ["occlusionFromRestMPaPerS", "occl. 0-1 MPa MPa/s", 3],
 ]
 
 function usage(msg: string): never {
@@ -62,7 +63,7 @@ function main(argv: string[]): void {
         console.log(line(header))
         for (const b of body) console.log(line(b))
         const w = results[0].afterflowWindowS
-        console.log(`afterflow: hard stop (drive disabled, no decompression) held ${w} s; occl. rise: flow / tangent compliance at the operating pressure`)
+        console.log(`afterflow: hard stop (drive disabled, no decompression) held ${w} s; occl. rise: flow / tangent compliance at the operating pressure; occl. 0-1 MPa: blocked from rest, mean rate to 1 MPa`)
     } catch (e) {
         if (e instanceof ConditionsError || e instanceof RangeError) {
             console.error(`${files[0]}: ${e.message}`)

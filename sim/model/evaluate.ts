@@ -9,6 +9,7 @@
 
 import { CEMENT_PRESETS, CementModel, CementPresetName, CementRheology } from "./cement"
 import { InjectorPlant, LEAK_KINDS, LeakKind, NeedleConfig, PhysicsVersion, PlantConfig, SyringeConfig, VertebraConfig, plungerSpeedMmPerS } from "./physics"
+import { ChamberCompliance } from "./compliance"
 import { consistencyPaSn, powerLawWallShearRatePerS } from "./rheology"
 
 export interface ModelConditions {
@@ -72,6 +73,11 @@ export interface ModelResult {
     occlusionRiseMPaPerS: number
     /** full occlusion: mean plunger-pressure rise over the first second, MPa/s */
     occlusionRise1sMPaPerS: number
+    /**
+     * full occlusion from rest (needle blocked before or right after a
+     * decompressed restart): mean rise rate from 0 to 1 MPa, MPa/s = Q / S(1 MPa)
+     */
+    occlusionFromRestMPaPerS: number
     /** time to steady state (flow within 0.1 %, pressure moving < 0.1 % per 2 s), s */
     settleS: number
 }
@@ -244,6 +250,11 @@ export function evaluateConditions(raw: unknown): ModelResult {
     driveTo(plant, plant.timeS() + windowS - 1, 0, false)
     const afterflowMl = plant.state().injectedMl - injectedAtStop
 
+    const chamber = new ChamberCompliance({
+        syringeComplianceMlPerMPa: plant.params.complianceMlPerMPa,
+        airFraction: plant.params.airFraction,
+        cementVolumeMl: plant.params.fillMl,
+    })
     const n = plant.cement.flowIndex
     const mu = s.viscosityPaS
     const pMPa = s.chamberPressurePa / 1e6
@@ -267,6 +278,7 @@ export function evaluateConditions(raw: unknown): ModelResult {
         afterflow1sMl: after1s,
         occlusionRiseMPaPerS: flowMlPerMin / 60 / s.chamberComplianceMlPerMPa,
         occlusionRise1sMPaPerS: rise1s,
+        occlusionFromRestMPaPerS: flowMlPerMin / 60 / (chamber.storedM3(1e6) * 1e6),
         settleS,
     }
 }
