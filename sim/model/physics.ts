@@ -232,7 +232,7 @@ export const DEFAULT_BODY_TEMPERATURE_C = 37
  * masses of Habib et al. 2010 (SAS J 4:26, benchmark model): low-viscosity
  * cement 4.0 g at 3.5 min vs 2.6 g at 9.5 min; high-viscosity 1.5 g at
  * 3.5 min vs 0.92 g at 6.5 min, and vs the low-viscosity 4.0 g. Within one
- * cement the fit is -26 % / +0 %; the high- vs low-viscosity product ratio
+ * cement the fit is -27 % / -2 %; the high- vs low-viscosity product ratio
  * (0.375) is not reproduced (model ~0.68): that difference is more than
  * viscosity. literature.ts fidelityChecks() prints the comparison.
  */
