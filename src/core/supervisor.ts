@@ -95,6 +95,12 @@ export const enum Motion {
     Hold = 3, // driver disabled, paused, waiting for resume
 }
 
+/**
+ * Oldest cement age accepted at marking, s: an older mark is a typo. Any
+ * age is recorded as given; arming past the working limit is refused (FLOW-3).
+ */
+const MAX_CEMENT_AGE_S = 7200
+
 /** sequenced answers remembered for retries (ids are per host, +1 each) */
 const ANSWER_MEMORY = 32
 /** answers waiting for the server at most (FAULT-10) */
@@ -154,7 +160,9 @@ export class Supervisor {
     calFlags = 0
 
     // cement and session (FLOW-3, VOL-4)
-    mixedAtMs = -1
+    /** device time the cement was mixed; may be before boot (age given at marking) */
+    mixedAtMs = 0
+    cementMarked = false
     sessionPreparedMl = 0
     sessionUsedMl = 0
     levelsDone = 0
@@ -260,7 +268,7 @@ export class Supervisor {
     }
 
     cementAgeS(tMs: number): number {
-        return this.mixedAtMs < 0 ? -1 : (tMs - this.mixedAtMs) / 1000
+        return !this.cementMarked ? -1 : (tMs - this.mixedAtMs) / 1000
     }
 
     remainingCementMl(): number {
@@ -421,7 +429,7 @@ export class Supervisor {
         if (delivered + lookMl >= this.capMl) this.fire(Check.Cap)
         else if (delivered >= this.capMl * cfg.capWarnFraction) this.fire(Check.CapWarning)
         if (this.remoteMode && now - this.lastHeartbeatMs > cfg.hostTimeoutMs) this.fire(Check.HostLost)
-        if (this.mixedAtMs >= 0 && this.cementAgeS(now) >= cfg.settingWarnS) this.fire(Check.CementSetting)
+        if (this.cementMarked && this.cementAgeS(now) >= cfg.settingWarnS) this.fire(Check.CementSetting)
         // PRS-4: judged only at steady set flow, above a floor pressure
         if (
             this.riseArmed &&
@@ -761,7 +769,7 @@ export class Supervisor {
             case Op.MarkMixing:
                 // cement mL; the age's range is 0..workingLimitS
                 a.lo = 0
-                a.hi = cmd.a >= 0 && cmd.a <= 100 ? this.cfg.workingLimitS : 100
+                a.hi = cmd.a >= 0 && cmd.a <= 100 ? MAX_CEMENT_AGE_S : 100
                 break
             case Op.SetThreshold:
                 if (isInt(cmd.a) && cmd.a >= 0 && cmd.a < THRESHOLDS.length) {
@@ -884,7 +892,7 @@ export class Supervisor {
                 if (s !== State.Idle) return Reject.WrongState
                 if (this.level < 0) return Reject.UnknownLevel
                 if (!this.calibrated()) return Reject.NotCalibrated
-                if (this.mixedAtMs < 0) return Reject.CementNotMixed
+                if (!this.cementMarked) return Reject.CementNotMixed
                 if (this.cementAgeS(now) > this.cfg.workingLimitS) return Reject.CementTooOld
                 if (this.deliveredMl() >= this.capMl) return Reject.CapReached
                 return Reject.Ok
@@ -918,7 +926,7 @@ export class Supervisor {
                 // b = age of the cement when marked, s (absent = mixed now)
                 if (cmd.b !== undefined && !finite(cmd.b)) return Reject.BadNumber
                 if (a < 0 || a > 100) return Reject.OutOfRange
-                if (cmd.b !== undefined && (cmd.b < 0 || cmd.b > this.cfg.workingLimitS)) return Reject.OutOfRange
+                if (cmd.b !== undefined && (cmd.b < 0 || cmd.b > MAX_CEMENT_AGE_S)) return Reject.OutOfRange
                 if (s === State.Injecting) return Reject.WrongState
                 return Reject.Ok
             case Op.Tare:
@@ -990,7 +998,7 @@ export class Supervisor {
         if (!this.calibrated()) return Reject.NotCalibrated
         if (!this.sensorReady(now)) return Reject.SensorNotReady
         if (!this.encoderPresent || !this.countValid) return Reject.EncoderNotReady
-        if (this.mixedAtMs < 0) return Reject.CementNotMixed
+        if (!this.cementMarked) return Reject.CementNotMixed
         if (this.cementAgeS(now) > this.cfg.workingLimitS) return Reject.CementTooOld
         if (this.deliveredMl() >= this.capMl) return Reject.CapReached
         if (this.remoteMode && now - this.lastHeartbeatMs > this.cfg.hostTimeoutMs) return Reject.WrongState
@@ -1091,6 +1099,7 @@ export class Supervisor {
                 break
             case Op.MarkMixing:
                 this.mixedAtMs = now - (cmd.b !== undefined ? cmd.b * 1000 : 0)
+                this.cementMarked = true
                 this.sessionPreparedMl += a
                 this.latched[Check.CementSetting] = false
                 break
