@@ -46,7 +46,7 @@ describe("settings write duration", () => {
         figure("hw_control_tick_max_gap_during_writes_ms", maxGap, "ms")
         console.log(`slowest write: #${worstAt}`)
         // the write is asynchronous in the VM: other fibers keep running. The
-        // bound is the lease, not the stale limit (loaded machine).
+        // bound is FAULT-11's 100 ms, not the stale limit (loaded machine).
         atMost(maxGap, 100, "control tick gap during writes vs the FAULT-11 bound")
     })
 })
