@@ -4,6 +4,7 @@
 // flow, events), then prints the result summary and exits 0.
 //   npm start                          the default scenario (C2, venous leak, pedal, resume, cap)
 //   npm start -- <name>                sim/scenarios/<name>.json (or a path to a scenario file)
+//   npm start -- --lockstep [name]     on the virtual clock (no hub for host tools; faster)
 //   npm start -- --interactive [name]  set up and armed, then driven by hand until Ctrl-C:
 //                                      npx injector send ..., npx injector sim press confirm|leak-pedal|estop
 // The firmware is built first when needed (devicescript build src/main.ts).
@@ -16,7 +17,11 @@ import { fileURLToPath } from "node:url"
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const args = process.argv.slice(2)
 const interactive = args.includes("--interactive")
-const rest = args.filter(a => a !== "--interactive")
+// npm start runs in wall-clock time on the devtools hub so that the host
+// tools (injector record / monitor / dashboard / send) can join it;
+// --lockstep runs it on the virtual clock instead (no hub, faster)
+const lockstep = args.includes("--lockstep")
+const rest = args.filter(a => a !== "--interactive" && a !== "--lockstep")
 
 /** A scenario by name (sim/scenarios/<name>.json) or by path. */
 function scenarioFile(a) {
@@ -48,7 +53,7 @@ if (scenarioIdx >= 0) {
 
 const argv = interactive
     ? ["--import", "tsx", "sim/interactive.ts", ...(scenario ? [scenario] : []), ...rest]
-    : ["--import", "tsx", "sim/run.ts", scenario ?? "sim/scenarios/c2-venous-leak.json", "--live", "--out", "out/sim/start-result.json", ...rest]
+    : ["--import", "tsx", "sim/run.ts", scenario ?? "sim/scenarios/c2-venous-leak.json", "--live", ...(lockstep ? [] : ["--realtime"]), "--out", "out/sim/start-result.json", ...rest]
 const child = spawn(process.execPath, argv, { cwd: root, stdio: "inherit" })
 // Ctrl-C reaches the child through the terminal; the bench kills its hub and VM
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig))
