@@ -40,7 +40,7 @@ const nodeTests = ["test/node", "sim/test", "host/test"]
 if (nodeTests.length) {
     console.log("\n== Node tests")
     // one file at a time: the closed-loop and host tests share the devtools hub ports
-    const nt = await run("node", ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...nodeTests])
+    const nt = await run("node", ["--import", "tsx", "--test", "--test-concurrency=1", "--test-force-exit", "--test-timeout=600000", "--test-reporter=spec", ...nodeTests])
     const np = /ℹ pass (\d+)/.exec(nt.out)
     const nf = /ℹ fail (\d+)/.exec(nt.out)
     passed += np ? +np[1] : 0

@@ -43,7 +43,9 @@ describe("MQTT bridge and archiver on the closed-loop simulator (firmware VM + a
         broker = await startBroker()
         watch = await Subscriber.start(broker.url, ["injector/+/status"])
     })
+    let follow: ReturnType<typeof setInterval> | undefined
     after(async () => {
+        clearInterval(follow) // a failed test must not leave it holding the process open
         killAllCli()
         if (sim?.pid && sim.exitCode === null)
             try {
@@ -74,7 +76,7 @@ describe("MQTT bridge and archiver on the closed-loop simulator (firmware VM + a
         }
         // a direct recording of each firmware VM the bench starts (it starts a fresh one if a run fails to bind)
         const recs = new Map<string, { rec: CliProcess; file: string }>()
-        const follow = setInterval(() => {
+        follow = setInterval(() => {
             for (const b of bridges)
                 for (const m of b.all.matchAll(/found injector \S+ \(([0-9a-f]+)\)/g))
                     if (m[1] !== FAKE_ID && !recs.has(m[1])) {
