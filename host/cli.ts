@@ -135,9 +135,12 @@ program
             if (existsSync(f) && !o.append && !o.force) fail(EXIT.usage, `${f} exists: use --append to continue it or --force to overwrite it`)
         const link = new InjectorLink(lo)
         const log = (m: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${m}`)
+        // HOST-4: a line nobody can miss (and the bell, on a terminal)
+        const bar = "!".repeat(72)
+        const alarm = (m: string) => console.error(`${process.stderr.isTTY ? "\x07" : ""}${bar}\n!!! ${m}\n${bar}`)
         let rec: Recording
         try {
-            rec = new Recording(link, { out: o.out, csv: o.csv, append: o.append, force: o.force, durationS: o.duration, findTimeoutS: o.findTimeout, log })
+            rec = new Recording(link, { out: o.out, csv: o.csv, append: o.append, force: o.force, durationS: o.duration, findTimeoutS: o.findTimeout, log, alarm })
         } catch (e: any) {
             fail(EXIT.usage, `cannot write ${o.out}: ${e.message}`)
         }

@@ -4,7 +4,7 @@
 // markers for pauses, leaks, alarms, level ends and gaps.
 import { LineIssue, ReadStats, readRecording } from "./jsonl"
 import type { Line } from "./recorder"
-import { detail } from "./recorder"
+import { detail, levelRecordKey } from "./recorder"
 
 export interface LevelCheck {
     /** samples of this level inside its record's time window */
@@ -124,6 +124,7 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
     let segMaxVolume: number | null = null
     let segMaxPressure: number | null = null
     let lastRecord: { level_code: number; end_time: number; session: number } | null = null
+    const seenRecords = new Set<string>()
 
     const rel = (t: number) => Math.round((t - (t0 as number)) * 1000) / 1e6 // s, to the µs
 
@@ -217,6 +218,13 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
                         else if (l.reason === "leak_limit_override") segOverrides.push(`leak limit overridden (after ${l.value} leak pauses)`)
                         break
                     case "level_record": {
+                        // TEL-4: the device sends its stored records again after a reconnect
+                        const key = `${session}/${levelRecordKey(l)}`
+                        if (l.duplicate === true || seenRecords.has(key)) {
+                            eventRows[eventRows.length - 1].text += " (sent again by the device; already in the table)"
+                            break
+                        }
+                        seenRecords.add(key)
                         if (openPause) {
                             openPause.t_end = t
                             openPause = null

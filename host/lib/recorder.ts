@@ -171,6 +171,14 @@ function csvCell(v: any): string {
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
 
+/**
+ * What makes a level record the same record (TEL-4): its level and its start
+ * and end times on the device clock.
+ */
+export function levelRecordKey(l: Record<string, any>) {
+    return `${l.level_code ?? l.level}/${l.start_time}/${l.end_time}`
+}
+
 /** One line of text saying what an event or gap was. */
 export function detail(l: Line): string {
     if (l.type === "gap") {
@@ -227,6 +235,13 @@ export interface RecordOptions {
     /** give up if no injector is found within this many seconds (0 = wait forever) */
     findTimeoutS?: number
     log?: (msg: string) => void
+    /** loud messages: the device lost and back (HOST-4) */
+    alarm?: (msg: string) => void
+}
+
+/** "2026-11-21 09:00:00.123 UTC" */
+export function isoTime(t: number) {
+    return new Date(t).toISOString().replace("T", " ").replace("Z", " UTC")
 }
 
 export interface RecordSummary {
@@ -247,6 +262,8 @@ export class Recording {
     readonly finished: Promise<void>
     private timers: any[] = []
     private deviceId: string | undefined
+    /** keys of the level records written in this session */
+    private recordLines = new Set<string>()
 
     constructor(readonly link: InjectorLink, readonly opts: RecordOptions) {
         const mode = opts.append ? "a" : opts.force ? "w" : "wx"
@@ -262,6 +279,9 @@ export class Recording {
         link.on("status", (s: LinkStatus, d: string) => {
             opts.log?.(`${s}: ${d}`)
             const l = this.maker.status(s, d, this.deviceId)
+            // HOST-4: losing the device and getting it back are said loudly, with the time
+            if (l?.phase === "start") opts.alarm?.(`LOST THE INJECTOR at ${isoTime(l.t_host)}: ${d}. Still recording; waiting for it to come back.`)
+            else if (l?.phase === "end") opts.alarm?.(`INJECTOR BACK at ${isoTime(l.t_host)} after ${(l.gap_ms / 1000).toFixed(1)} s without data: ${d}`)
             if (l) {
                 if (l.phase === "start") this.summary.gaps++
                 this.put(l)
@@ -276,7 +296,20 @@ export class Recording {
         })
         link.on("event", (e: LinkEvent) => {
             this.summary.events++
-            this.put(this.maker.event(e))
+            const l = this.maker.event(e)
+            if (l.event === "level_record") {
+                // TEL-4: a device sends its stored records again after a reconnect;
+                // the repeat is written (what the device sent) but marked
+                const key = levelRecordKey(l)
+                if (this.recordLines.has(key)) {
+                    l.duplicate = true
+                    opts.log?.(`level record ${l.level} sent again by the device: already recorded; marked duplicate`)
+                } else {
+                    this.recordLines.add(key)
+                    if (this.summary.gaps > 0) opts.log?.(`level record ${l.level} received (${l.volume} mL, ${l.end_state})`)
+                }
+            }
+            this.put(l)
         })
         if (opts.durationS) this.timers.push(setTimeout(() => this.stop("duration reached"), opts.durationS * 1000))
         if (opts.findTimeoutS)
