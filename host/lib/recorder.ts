@@ -179,6 +179,43 @@ export function levelRecordKey(l: Record<string, any>) {
     return `${l.level_code ?? l.level}/${l.start_time}/${l.end_time}`
 }
 
+/** Units of `info` event values by reason (services/cementinjector.md, src/core/supervisor.ts). */
+const INFO_UNITS: Record<string, (v: any, l: Record<string, any>) => string> = {
+    decompressed: v => `${v} µL`, // retracted volume
+    cap_override: v => `cap raised to ${v} mL`,
+    leak_limit_override: v => `after ${v} leak pauses`,
+    bench_mode: v => (v === 1 ? "on" : v === 0 ? "off" : String(v)),
+    cal_drive_done: v => `${v} encoder counts`,
+    slack_taken: () => "",
+}
+
+function infoText(l: Record<string, any>) {
+    const f = INFO_UNITS[l.reason]
+    const v = f ? f(l.value, l) : l.value === null || l.value === undefined ? "" : String(l.value)
+    return `${l.reason}${v ? " " + v : ""}`
+}
+
+/**
+ * FLOW-4 increment marker (the host's assumption until the spec has it):
+ * event `increment` with `index` (1, 2, ... within the level), `volume` (mL
+ * delivered by this increment), `total` (mL delivered on the level so far)
+ * and optionally `level`. Any field may be missing.
+ */
+export function incrementText(l: Record<string, any>) {
+    const parts = [`increment${typeof l.index === "number" ? " " + l.index : ""}`]
+    if (typeof l.volume === "number") parts.push(`${l.volume} mL`)
+    if (typeof l.total === "number") parts.push(`(level total ${l.total} mL)`)
+    return parts.join(" ")
+}
+
+const LINE_KEYS = new Set(["type", "t_host", "t_dev", "t_dev_estimated", "event"])
+function otherFields(l: Record<string, any>) {
+    return Object.keys(l)
+        .filter(k => !LINE_KEYS.has(k))
+        .map(k => `${k}=${typeof l[k] === "object" ? JSON.stringify(l[k]) : l[k]}`)
+        .join(" ")
+}
+
 /** One line of text saying what an event or gap was. */
 export function detail(l: Line): string {
     if (l.type === "gap") {
@@ -196,11 +233,14 @@ export function detail(l: Line): string {
         case "confirm_required":
             return `${l.command} waits for the local confirm`
         case "info":
-            return `${l.reason} ${l.value}`
+            return infoText(l)
         case "level_record":
-            return `level ${l.level}: ${l.volume} mL of cap ${l.cap} mL, ${l.end_state} (${l.end_reason})`
+            return `level ${l.level}: ${l.volume} mL of cap ${l.cap} mL, ${l.end_state} (${l.end_reason})${l.duplicate ? " (sent again)" : ""}`
+        case "increment":
+            return incrementText(l)
         default:
-            return l.event ?? ""
+            // an event this host does not know (a newer firmware): its fields as sent
+            return `${l.event ?? ""} ${otherFields(l)}`.trim()
     }
 }
 
