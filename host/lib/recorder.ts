@@ -180,18 +180,18 @@ export function levelRecordKey(l: Record<string, any>) {
 }
 
 /** Units of `info` event values by reason (services/cementinjector.md, src/core/supervisor.ts). */
-const INFO_UNITS: Record<string, (v: any, l: Record<string, any>) => string> = {
+const INFO_UNITS: Record<string, (v: any, o: { rounded?: boolean }) => string> = {
     decompressed: v => `${v} µL`, // retracted volume
-    cap_override: v => `cap raised to ${v} mL`,
+    cap_override: (v, o) => `cap raised to ${ml(v, o.rounded)} mL`,
     leak_limit_override: v => `after ${v} leak pauses`,
     bench_mode: v => (v === 1 ? "on" : v === 0 ? "off" : String(v)),
     cal_drive_done: v => `${v} encoder counts`,
     slack_taken: () => "",
 }
 
-function infoText(l: Record<string, any>) {
+function infoText(l: Record<string, any>, o: { rounded?: boolean }) {
     const f = INFO_UNITS[l.reason]
-    const v = f ? f(l.value, l) : l.value === null || l.value === undefined ? "" : String(l.value)
+    const v = f ? f(l.value, o) : l.value === null || l.value === undefined ? "" : String(l.value)
     return `${l.reason}${v ? " " + v : ""}`
 }
 
@@ -201,10 +201,10 @@ function infoText(l: Record<string, any>) {
  * delivered by this increment), `total` (mL delivered on the level so far)
  * and optionally `level`. Any field may be missing.
  */
-export function incrementText(l: Record<string, any>) {
+export function incrementText(l: Record<string, any>, rounded?: boolean) {
     const parts = [`increment${typeof l.index === "number" ? " " + l.index : ""}`]
-    if (typeof l.volume === "number") parts.push(`${l.volume} mL`)
-    if (typeof l.total === "number") parts.push(`(level total ${l.total} mL)`)
+    if (typeof l.volume === "number") parts.push(`${ml(l.volume, rounded)} mL`)
+    if (typeof l.total === "number") parts.push(`(level total ${ml(l.total, rounded)} mL)`)
     return parts.join(" ")
 }
 
@@ -216,8 +216,16 @@ function otherFields(l: Record<string, any>) {
         .join(" ")
 }
 
-/** One line of text saying what an event or gap was. */
-export function detail(l: Line): string {
+/** mL as recorded, or to the instrument's 0.01 mL for display */
+function ml(v: any, rounded?: boolean) {
+    return typeof v === "number" && rounded ? v.toFixed(2) : String(v)
+}
+
+/**
+ * One line of text saying what an event or gap was; `rounded` shows volumes
+ * to 0.01 mL (the report), else as recorded (CSV, monitor).
+ */
+export function detail(l: Line, o: { rounded?: boolean } = {}): string {
     if (l.type === "gap") {
         if (l.phase === "lost_batches") return `${l.missing} telemetry batch(es) lost`
         if (l.phase === "end") return `reconnected after ${(l.gap_ms / 1000).toFixed(1)} s`
@@ -233,11 +241,11 @@ export function detail(l: Line): string {
         case "confirm_required":
             return `${l.command} waits for the local confirm`
         case "info":
-            return infoText(l)
+            return infoText(l, o)
         case "level_record":
-            return `level ${l.level}: ${l.volume} mL of cap ${l.cap} mL, ${l.end_state} (${l.end_reason})${l.duplicate ? " (sent again)" : ""}`
+            return `level ${l.level}: ${ml(l.volume, o.rounded)} mL of cap ${ml(l.cap, o.rounded)} mL, ${l.end_state} (${l.end_reason})${l.duplicate ? " (sent again)" : ""}`
         case "increment":
-            return incrementText(l)
+            return incrementText(l, o.rounded)
         default:
             // an event this host does not know (a newer firmware): its fields as sent
             return `${l.event ?? ""} ${otherFields(l)}`.trim()
@@ -358,6 +366,11 @@ export class Recording {
                     if (!this.summary.found) this.stop("no injector found")
                 }, opts.findTimeoutS * 1000)
             )
+    }
+
+    /** The procedure's fields (patient, operator, cement_lot, needle) as a meta line the report shows. */
+    procedure(fields: Record<string, string>) {
+        this.put(this.maker.meta({ phase: "procedure", ...fields }))
     }
 
     private put(l: Line) {
