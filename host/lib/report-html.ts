@@ -30,8 +30,8 @@ function iso(t: number | null) {
 
 /** Signed minutes:seconds.tenths from the time origin: "-0:03.2", "12:05.0". */
 export function clock(s: number) {
-    const sign = s < 0 ? "-" : ""
     const a = Math.round(Math.abs(s) * 10) / 10
+    const sign = s < 0 && a > 0 ? "-" : ""
     const m = Math.floor(a / 60)
     const sec = (a - m * 60).toFixed(1).padStart(4, "0")
     return `${sign}${m}:${sec}`
@@ -41,16 +41,21 @@ function checkCell(r: LevelRow) {
     const c = r.check
     if (r.source === "samples") return `<td class="check"><span class="bad">no level record</span><br><span class="muted">${esc(c.notes.join("; "))}</span></td>`
     const head = c.ok ? `<span class="ok">✓ ${c.samples} samples</span>` : `<span class="bad">✗ mismatch</span>`
-    const notes = c.notes.length ? `<br><span class="muted">${esc(c.notes.join("; "))}</span>` : ""
+    // the read-back note is said by the row's "read back" mark; the JSON keeps it
+    const shown = c.notes.filter(n => !n.startsWith("record read back"))
+    const notes = shown.length ? `<br><span class="muted">${esc(shown.join("; "))}</span>` : ""
     return `<td class="check">${head}${notes}</td>`
 }
 
+/** a reason code as words for the table: "cap_reached" -> "cap reached" (the JSON keeps the code) */
+const words = (code: string) => code.replace(/_/g, " ")
+
 function levelRowHtml(r: LevelRow, i: number, withIncrements: boolean) {
     const pauses = r.pauses === null ? "n/a" : `${r.pauses}${r.leak_pauses ? ` (${r.leak_pauses} leak)` : ""}`
-    const reasons = r.pause_reasons.length ? `: ${r.pause_reasons.join(", ")}` : ""
+    const reasons = r.pause_reasons.length ? `: ${r.pause_reasons.map(words).join(", ")}` : ""
     const ovr = r.overrides === null ? "n/a" : `${r.overrides}${r.override_details.length ? ": " + r.override_details.join("; ") : ""}`
-    const end = r.source === "samples" ? r.end_state : `${r.end_state} (${r.end_reason})`
-    const readBack = r.read_back ? `<br><span class="muted">read back</span>` : ""
+    const end = r.source === "samples" ? r.end_state : `${r.end_state} (${words(r.end_reason)})`
+    const readBack = r.read_back ? `<br><span class="muted" title="the record arrived after the level ended: read back from the device (TEL-4)">read back</span>` : ""
     return `<tr data-level="${esc(r.level)}">
 <td class="num">${i + 1}</td><td><b>${esc(r.level)}</b>${readBack}</td>${num(r.cap, showMl)}${num(r.delivered, showMl)}${num(r.fill_fraction, showPercent, " %")}${num(r.peak_pressure, showMpa)}
 <td data-value="${esc(r.pauses)}">${esc(pauses + reasons)}</td>${withIncrements ? `<td class="num" data-value="${r.increments}">${r.increments}</td>` : ""}<td data-value="${esc(r.overrides)}">${esc(ovr)}</td>${num(r.duration_ms, showS)}
@@ -130,7 +135,8 @@ ${a.levels.map((r, i) => levelRowHtml(r, i, withInc)).join("\n")}</tbody>
 .field .v.blank { border-bottom: 1px dotted #999; min-height: 1.2em; }
 #levels { font-size: 12.5px; table-layout: auto; }
 #levels th { white-space: normal; vertical-align: bottom; padding: 4px 5px; }
-#levels td { padding: 4px 5px; overflow-wrap: anywhere; }
+#levels td { padding: 4px 5px; overflow-wrap: break-word; }
+.field .v { overflow-wrap: anywhere; }
 #levels td.check { max-width: 260px; font-size: 11.5px; }
 #levels tfoot td { font-weight: 600; border-top: 2px solid var(--fg); }
 .small { font-size: 12px; }
