@@ -6,6 +6,7 @@
 // a reconnect are kept once. Fake injector on a hub.
 import { strict as assert } from "node:assert"
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { after, before, describe, test } from "node:test"
 import { Op, Reason } from "../../src/core/types"
 import { FakeInjector } from "./fake-injector"
@@ -144,10 +145,12 @@ describe("HOST-4 and TEL-4: record says loudly when it lost the device and when 
         await b.close()
     })
 
-    test("HOST-4: record prints a loud line with the time when the injector is lost and when it is back; TEL-4: level records re-sent after the reconnect are not duplicated", async () => {
+    test("HOST-4: record prints a loud line with the time when the injector is lost and when it is back; TEL-4: level records re-sent after the reconnect are not duplicated; unknown events and the procedure fields are recorded", async () => {
         const file = tmp("loud.jsonl")
-        const rec = cli("--tcp", b.tcp, "record", "-o", file)
+        const rec = cli("--tcp", b.tcp, "record", "-o", file, "--patient", "P-0042", "--operator", "Dr X", "--cement-lot", "LOT 9", "--needle", "11 G")
         await rec.waitFor(/connected: injector/)
+        // an event code this host's spec does not know (a newer firmware): recorded raw, not dropped
+        b.fake.server.sendEvent(0x8f, new Uint8Array([1, 2, 3, 250]))
         // one level to its end, so the device holds a record
         b.fake.local(Op.SetLevel, 1) // C2
         b.fake.local(Op.MarkMixing, 10)
@@ -176,8 +179,18 @@ describe("HOST-4 and TEL-4: record says loudly when it lost the device and when 
         assert.equal(recs.length, 2, "the repeat is kept in the file, marked")
         assert.equal(recs[0].duplicate, undefined)
         assert.equal(recs[1].duplicate, true)
+        const lines = readLines(file)
+        const unknown = lines.filter(l => l.type === "event" && l.event === "unknown")
+        assert.deepEqual(unknown.map(l => [l.code, l.payload]), [[0x8f, "010203fa"]])
+        // the procedure fields as a meta line (HOST-2)
+        const proc = lines.filter(l => l.type === "meta" && l.phase === "procedure")
+        assert.equal(proc.length, 1)
+        assert.deepEqual([proc[0].patient, proc[0].operator, proc[0].cement_lot, proc[0].needle], ["P-0042", "Dr X", "LOT 9", "11 G"])
         const rep = await runCli(["report", file, "-o", file.replace(/jsonl$/, "html"), "--json", file.replace(/jsonl$/, "json")])
         assert.equal(rep.code, 0, rep.err)
         assert.match(rep.err, /1 level\(s\)/)
+        const page = readFileSync(file.replace(/jsonl$/, "html"), "utf8")
+        assert.match(page, /data-field="patient"><span class="k">Patient<\/span><span class="v">P-0042</)
+        assert.match(page, /<td>unknown<\/td><td>unknown code=143 payload=010203fa<\/td>/)
     })
 })
