@@ -132,7 +132,14 @@ export async function monitor(link: TelemetrySource, o: { once?: boolean; findTi
             if (!tty()) for (const c of acked) console.log(`${hms(nowMs())} acknowledged: ${c.text}`)
         }
     }
-    if (process.stdin.isTTY) process.stdin.setRawMode(true)
+    // started in the background (`monitor &`), touching the terminal must not stop the monitor
+    process.on("SIGTTIN", () => {})
+    process.on("SIGTTOU", () => {})
+    try {
+        if (process.stdin.isTTY) process.stdin.setRawMode(true)
+    } catch {
+        // not the terminal's foreground: no keys, the banner still clears by itself
+    }
     process.stdin.on("data", onKey)
     process.stdin.on("error", () => {})
     process.stdin.resume()
@@ -166,7 +173,11 @@ export async function monitor(link: TelemetrySource, o: { once?: boolean; findTi
     clearInterval(ringer)
     alarms.stop()
     process.stdin.off("data", onKey)
-    if (process.stdin.isTTY) process.stdin.setRawMode(false)
+    try {
+        if (process.stdin.isTTY) process.stdin.setRawMode(false)
+    } catch {
+        // as above
+    }
     process.stdin.pause()
     if (tty()) process.stdout.write("\x1b[?25h\n")
     return 0
