@@ -28,6 +28,34 @@ function seconds(v: string) {
     if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expects a number of seconds")
     return n
 }
+function mpa(v: string) {
+    const n = Number(v)
+    if (!/^\s*[0-9.eE+-]+\s*$/.test(v) || !Number.isFinite(n) || n <= 0 || n > 20) throw new InvalidArgumentError("expects a pressure in MPa (above 0, at most 20)")
+    return n
+}
+function fieldText(v: string) {
+    const t = v.trim()
+    if (!t) throw new InvalidArgumentError("expects some text")
+    if (t.length > 200 || /[\u0000-\u001f]/.test(t)) throw new InvalidArgumentError("expects one line of at most 200 characters")
+    return t
+}
+/** patient, operator, cement lot, needle: on record (a meta line) and on report (overrides the recording) */
+function procedureOptions(cmd: Command) {
+    return cmd
+        .option("--patient <text>", "patient (name or id) for the report", fieldText)
+        .option("--operator <text>", "operator for the report", fieldText)
+        .option("--cement-lot <text>", "cement lot number for the report", fieldText)
+        .option("--needle <text>", "needle (gauge, length, type) for the report", fieldText)
+}
+function procedureFields(o: any) {
+    const f: Record<string, string> = {}
+    if (o.patient) f.patient = o.patient
+    if (o.operator) f.operator = o.operator
+    if (o.cementLot) f.cement_lot = o.cementLot
+    if (o.needle) f.needle = o.needle
+    return f
+}
+
 function port(v: string) {
     const n = Number(v)
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expects a TCP port (0-65535)")
@@ -119,7 +147,7 @@ program
         await finish(link, code)
     })
 
-program
+const recordCmd = program
     .command("record")
     .description("record every telemetry sample (one line each) and every event to JSON Lines, flushed as it goes; survives disconnects")
     .requiredOption("-o, --out <file.jsonl>", "recording to write (JSON Lines, see docs/host.md)")
@@ -128,19 +156,29 @@ program
     .option("--force", "overwrite an existing file")
     .option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)", seconds)
     .option("--find-timeout <s>", "exit if no injector is found within this many seconds at the start (0 = wait)", seconds, 30)
-    .addHelpText("after", "\nStop with Ctrl-C: the file is complete up to the last sample. Load it with pandas: pd.read_json(path, lines=True).")
-    .action(async (o, cmd) => {
+    .addHelpText(
+        "after",
+        "\nStop with Ctrl-C: the file is complete up to the last sample. Load it with pandas: pd.read_json(path, lines=True).\n" +
+            "--patient/--operator/--cement-lot/--needle write a meta line {\"phase\": \"procedure\", ...} the report shows."
+    )
+procedureOptions(recordCmd)
+recordCmd.action(async (o, cmd) => {
         const lo = linkOptions(cmd)
         for (const f of [o.out, o.csv].filter(Boolean))
             if (existsSync(f) && !o.append && !o.force) fail(EXIT.usage, `${f} exists: use --append to continue it or --force to overwrite it`)
         const link = new InjectorLink(lo)
         const log = (m: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${m}`)
+        // HOST-4: a line nobody can miss (and the bell, on a terminal)
+        const bar = "!".repeat(72)
+        const alarm = (m: string) => console.error(`${process.stderr.isTTY ? "\x07" : ""}${bar}\n!!! ${m}\n${bar}`)
         let rec: Recording
         try {
-            rec = new Recording(link, { out: o.out, csv: o.csv, append: o.append, force: o.force, durationS: o.duration, findTimeoutS: o.findTimeout, log })
+            rec = new Recording(link, { out: o.out, csv: o.csv, append: o.append, force: o.force, durationS: o.duration, findTimeoutS: o.findTimeout, log, alarm })
         } catch (e: any) {
             fail(EXIT.usage, `cannot write ${o.out}: ${e.message}`)
         }
+        const fields = procedureFields(o)
+        if (Object.keys(fields).length) rec.procedure(fields)
         log(`recording to ${o.out}${o.csv ? ` and ${o.csv}` : ""} from ${link.description} (Ctrl-C to stop)`)
         process.once("SIGINT", () => rec.stop("stopped by the user"))
         process.once("SIGTERM", () => rec.stop("terminated"))
@@ -160,14 +198,17 @@ program
         await finish(link, EXIT.ok)
     })
 
-program
+const reportCmd = program
     .command("report")
     .description("build an offline HTML procedure report (per-level table, pressure/volume/flow plots with pauses, leaks and alarms) from a recording")
     .argument("<recording.jsonl>", "a recording made by `injector record`")
     .option("-o, --out <report.html>", "report to write (default: the recording's name with .html)")
     .option("--json <file.json>", "also write the per-level table and summary as JSON")
+    .option("--pressure-limit <MPa>", "the pressure limit drawn on the plot (default: the recording's, else the device's default 3.5 MPa)", mpa)
     .option("--quiet", "no progress output")
-    .action(async (file: string, o) => {
+    .addHelpText("after", "\nPatient, operator, cement lot and needle given here replace those in the recording (meta line, docs/host.md).")
+procedureOptions(reportCmd)
+reportCmd.action(async (file: string, o) => {
         if (!existsSync(file)) fail(EXIT.usage, `${file}: no such file`)
         if (statSync(file).isDirectory()) fail(EXIT.usage, `${file} is a directory`)
         const out = o.out || file.replace(/\.jsonl?$/i, "") + ".html"
@@ -175,6 +216,8 @@ program
         const big = statSync(file).size > 4 << 20
         let shown = 0
         const a = await analyse(file, {
+            procedure: procedureFields(o),
+            pressureLimitPa: o.pressureLimit === undefined ? undefined : o.pressureLimit * 1e6,
             onIssue: i => console.error(`${file}:${i.line}: ${i.message} - line skipped`),
             // long files: a line at every tenth read
             onProgress:
@@ -197,8 +240,11 @@ program
         if (!o.quiet && big) console.error(`analysed ${a.stats.lines} lines in ${((Date.now() - t0) / 1000).toFixed(1)} s, writing ${out}`)
         writeFileSync(out, reportHtml(a))
         if (o.json) {
-            const { levels, issues, samples, events, gaps, lost_batches, t0: start, t1: end, devices } = a
-            writeFileSync(o.json, JSON.stringify({ file, start, end, devices, samples, events, gaps, lost_batches, skipped: issues, levels }, null, 1))
+            const { levels, issues, samples, events, gaps, lost_batches, t0: start, t1: end, devices, procedure, pressureLimit, origin, increments } = a
+            writeFileSync(
+                o.json,
+                JSON.stringify({ file, start, end, devices, procedure, pressure_limit: pressureLimit, origin, samples, events, increments, gaps, lost_batches, skipped: issues, levels }, null, 1)
+            )
         }
         const skipped = a.issues.length ? `; ${a.issues.length} line(s) skipped (listed above and in the report)` : ""
         console.error(`${out}: ${a.levels.length} level(s), ${a.samples} samples, ${a.events} events${skipped} (${((Date.now() - t0) / 1000).toFixed(2)} s)`)

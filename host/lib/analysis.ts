@@ -4,7 +4,8 @@
 // markers for pauses, leaks, alarms, level ends and gaps.
 import { LineIssue, ReadStats, readRecording } from "./jsonl"
 import type { Line } from "./recorder"
-import { detail } from "./recorder"
+import { detail, levelRecordKey } from "./recorder"
+import { defaultConfig } from "../../src/core/config"
 
 export interface LevelCheck {
     /** samples of this level inside its record's time window */
@@ -34,6 +35,10 @@ export interface LevelRow {
     duration_ms: number | null
     end_state: string
     end_reason: string
+    /** FLOW-4: increments delivered on this level (increment events) */
+    increments: number
+    /** TEL-4: the record arrived well after the level ended (read back from the device after a reconnect) */
+    read_back: boolean
     source: "level_record" | "samples"
     /** line of the level_record in the file */
     line: number | null
@@ -41,8 +46,8 @@ export interface LevelRow {
 }
 
 export interface Marker {
-    kind: "pause" | "leak" | "alarm" | "level" | "gap" | "lost" | "reject"
-    /** seconds since the recording's first line */
+    kind: "pause" | "leak" | "alarm" | "level" | "gap" | "lost" | "reject" | "increment"
+    /** seconds from the time origin (Analysis.origin) */
     t: number
     t_end?: number
     label: string
@@ -68,15 +73,36 @@ export interface Analysis {
     gaps: number
     lost_batches: number
     levels: LevelRow[]
+    /** patient, operator, cement lot, needle: from `meta` lines (phase "procedure"); the report's options override them */
+    procedure: ProcedureFields
+    /** the pressure limit drawn on the plot, Pa, and where it comes from */
+    pressureLimit: { pa: number; source: string }
+    /** time origin of plots, markers and event rows: the start of the injection (first injecting sample), else the recording's first line */
+    origin: { kind: "injection" | "recording"; t_host: number | null }
+    /** increment events in the recording (FLOW-4) */
+    increments: number
     markers: Marker[]
     eventRows: EventRow[]
     /** columns of the plots; null breaks a line at a gap */
     series: { t: (number | null)[]; pressure: (number | null)[]; volume: (number | null)[]; flow: (number | null)[]; cap: (number | null)[] }
 }
 
+export interface ProcedureFields {
+    patient?: string
+    operator?: string
+    cement_lot?: string
+    needle?: string
+}
+export const PROCEDURE_FIELDS = ["patient", "operator", "cement_lot", "needle"] as const
+
+/** The firmware's default over-pressure limit (PRS-2), used when neither the recording nor the report says otherwise. */
+export const DEFAULT_PRESSURE_LIMIT_PA = defaultConfig().overpressurePa
+
 const LEAK_REASONS = new Set(["leak_seen", "leak_suspected"])
 const VOLUME_TOL_ML = 0.005 // VOL-1 resolution
 const PEAK_TOL = 0.05 // samples are 50 Hz, the record's peak is every control step
+/** a level record arriving this long after its level ended (device time of the latest sample) was read back (TEL-4) */
+const LATE_MS = 2000
 
 interface SampleRef {
     session: number
@@ -89,6 +115,10 @@ interface SampleRef {
 }
 
 export interface AnalyseOptions {
+    /** entered at report time: override the recording's procedure fields */
+    procedure?: ProcedureFields
+    /** Pa; overrides the recording's meta pressure_limit */
+    pressureLimitPa?: number
     onIssue?: (i: LineIssue) => void
     onProgress?: (fraction: number, lines: number) => void
 }
@@ -115,7 +145,7 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
     let lastSampleT: number | null = null
     let lastPeriod = 200
     // the segment since the previous level record
-    let segPauses: { reason: string }[] = []
+    let segPauses: { reason: string; t_dev: number | null }[] = []
     let segOverrides: string[] = []
     let openPause: Marker | null = null
     let openGap: Marker | null = null
@@ -124,6 +154,18 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
     let segMaxVolume: number | null = null
     let segMaxPressure: number | null = null
     let lastRecord: { level_code: number; end_time: number; session: number } | null = null
+    const seenRecords = new Set<string>()
+    const procedure: ProcedureFields = {}
+    let metaLimitPa: number | null = null
+    let injectionStart: number | null = null
+    let nIncrements = 0
+    let segIncrements: (number | null)[] = []
+    /** pause transitions with their (estimated) device time, for records read back late */
+    const timedPauses: { session: number; t_dev: number; reason: string }[] = []
+    const timedIncrements: { session: number; t_dev: number }[] = []
+    /** per session: recording-relative seconds minus device seconds (from the latest sample) */
+    const devOffset = new Map<number, number>()
+    let lastSampleDev: number | null = null
 
     const rel = (t: number) => Math.round((t - (t0 as number)) * 1000) / 1e6 // s, to the µs
 
@@ -135,6 +177,9 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
             case "meta":
                 if (l.transport && !transport) transport = l.transport
                 if (l.device && !devices.includes(l.device)) devices.push(l.device)
+                // procedure fields (docs/host.md): the latest non-empty value wins
+                for (const k of PROCEDURE_FIELDS) if (typeof l[k] === "string" && l[k].trim()) procedure[k] = l[k].trim()
+                if (typeof l.pressure_limit === "number" && l.pressure_limit > 0) metaLimitPa = l.pressure_limit
                 return
             case "sample": {
                 nSamples++
@@ -148,6 +193,9 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
                 }
                 lastSampleT = t
                 lastPeriod = l.period || lastPeriod
+                if (injectionStart === null && l.state === "injecting") injectionStart = t
+                devOffset.set(session, t - l.t_dev / 1000)
+                lastSampleDev = l.t_dev
                 T.push(t)
                 P.push(l.pressure)
                 V.push(l.volume)
@@ -182,6 +230,7 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
                     openGap = null
                 } else if (l.phase === "device_restart") {
                     session++
+                    lastSampleDev = null
                     markers.push({ kind: "gap", t, label: "device restarted" })
                 } else if (l.phase === "lost_batches") {
                     lost += l.missing || 0
@@ -191,11 +240,12 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
             }
             case "event":
                 nEvents++
-                eventRows.push({ t, line: n, kind: l.event, text: detail(l) })
+                eventRows.push({ t, line: n, kind: l.event, text: detail(l, { rounded: true }) })
                 switch (l.event) {
                     case "transition":
                         if (l.to === "paused") {
-                            segPauses.push({ reason: l.reason })
+                            segPauses.push({ reason: l.reason, t_dev: typeof l.t_dev === "number" ? l.t_dev : null })
+                            if (typeof l.t_dev === "number") timedPauses.push({ session, t_dev: l.t_dev, reason: l.reason })
                             if (openPause) openPause.t_end = t
                             openPause = { kind: "pause", t, label: `paused: ${l.reason}` }
                             markers.push(openPause)
@@ -212,20 +262,56 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
                     case "rejected":
                         markers.push({ kind: "reject", t, label: `${l.command} rejected: ${l.reject}` })
                         break
+                    case "increment": {
+                        // FLOW-4 (assumed event, see recorder.incrementText): a mark on the volume plot, counted per level
+                        nIncrements++
+                        segIncrements.push(typeof l.t_dev === "number" ? l.t_dev : null)
+                        if (typeof l.t_dev === "number") timedIncrements.push({ session, t_dev: l.t_dev })
+                        markers.push({ kind: "increment", t, label: typeof l.index === "number" ? `#${l.index}` : "" })
+                        break
+                    }
                     case "info":
                         if (l.reason === "cap_override") segOverrides.push(`cap raised to ${l.value} mL`)
                         else if (l.reason === "leak_limit_override") segOverrides.push(`leak limit overridden (after ${l.value} leak pauses)`)
                         break
                     case "level_record": {
+                        // TEL-4: the device sends its stored records again after a reconnect
+                        const key = `${session}/${levelRecordKey(l)}`
+                        if (l.duplicate === true || seenRecords.has(key)) {
+                            eventRows[eventRows.length - 1].text += " (sent again by the device; already in the table)"
+                            break
+                        }
+                        seenRecords.add(key)
+                        // TEL-4: a record of a level that ended well before the data now
+                        // arriving (or before the device restarted) was read back late
+                        const late =
+                            typeof l.end_time === "number" &&
+                            (lastSampleDev === null || lastSampleDev - l.end_time > LATE_MS || (lastRecord !== null && lastRecord.session === session && l.end_time < lastRecord.end_time))
+                        if (late) {
+                            const inWindow = (x: { session: number; t_dev: number }) => x.t_dev >= l.start_time - 100 && x.t_dev <= l.end_time + 250
+                            const row = levelFromRecord(l, n, session, timedPauses.filter(inWindow), [])
+                            row.increments = timedIncrements.filter(inWindow).length
+                            row.read_back = true
+                            row.check.notes.push("record read back from the device after the level ended (TEL-4); pause reasons from the events recorded in its time window; override details not seen")
+                            levels.push(row)
+                            const off = devOffset.get(session)
+                            markers.push({ kind: "level", t: off !== undefined && lastSampleDev !== null ? Math.max(0, l.end_time / 1000 + off) : t, label: `${l.level} ${l.end_state} (read back)` })
+                            break
+                        }
                         if (openPause) {
                             openPause.t_end = t
                             openPause = null
                         }
                         markers.push({ kind: "level", t, label: `${l.level} ${l.end_state}` })
-                        levels.push(levelFromRecord(l, n, session, segPauses, segOverrides))
+                        // this level's own: events of an earlier level whose record never came are left out
+                        const mine = (tDev: number | null) => tDev === null || typeof l.start_time !== "number" || l.start_time === 0 || tDev >= l.start_time - 100
+                        const row = levelFromRecord(l, n, session, segPauses.filter(p => mine(p.t_dev)), segOverrides)
+                        row.increments = segIncrements.filter(mine).length
+                        levels.push(row)
                         lastRecord = { level_code: l.level_code, end_time: l.end_time, session }
                         segPauses = []
                         segOverrides = []
+                        segIncrements = []
                         segFirstActive = null
                         segMaxVolume = null
                         segMaxPressure = null
@@ -262,12 +348,30 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
             duration_ms: ls.t_dev - (segFirstActive as Line).t_dev,
             end_state: `${ls.state} (recording ended)`,
             end_reason: ls.reason,
+            increments: segIncrements.length,
+            read_back: false,
             source: "samples",
             line: null,
             check: { samples: 0, volume_max: null, pressure_max: null, pauses_last: null, pause_transitions: segPauses.length, ok: true, notes: ["no level_record: the recording ended before the level did; figures are from the samples"] },
         })
     }
     for (const row of levels) if (row.source === "level_record") crossCheck(row, samples)
+    // in the order the levels were done (records read back late arrive out of order)
+    levels.sort((a: any, b: any) => (a.session ?? 0) - (b.session ?? 0) || (a.start_time ?? 0) - (b.start_time ?? 0))
+    // time from the start of the injection
+    const origin0 = injectionStart ?? 0
+    if (origin0 !== 0) {
+        const sh = (v: number) => Math.round((v - origin0) * 1e6) / 1e6
+        for (let i = 0; i < T.length; ++i) if (T[i] !== null) T[i] = sh(T[i] as number)
+        for (const m of markers) {
+            m.t = sh(m.t)
+            if (m.t_end !== undefined) m.t_end = sh(m.t_end)
+        }
+        for (const e of eventRows) e.t = sh(e.t)
+    }
+    const limitPa = o.pressureLimitPa ?? metaLimitPa ?? DEFAULT_PRESSURE_LIMIT_PA
+    const limitSource =
+        o.pressureLimitPa !== undefined ? "entered for the report" : metaLimitPa !== null ? "from the recording" : "the device's default; a limit lowered on the device is not in the recording: give --pressure-limit"
     return {
         file,
         stats,
@@ -281,6 +385,10 @@ export async function analyse(file: string, o: AnalyseOptions = {}): Promise<Ana
         gaps: nGaps,
         lost_batches: lost,
         levels,
+        procedure: { ...procedure, ...Object.fromEntries(Object.entries(o.procedure ?? {}).filter(([, v]) => typeof v === "string" && v.trim())) },
+        pressureLimit: { pa: limitPa, source: limitSource },
+        origin: { kind: injectionStart !== null ? "injection" : "recording", t_host: t0 === null ? null : (t0 as number) + origin0 * 1000 },
+        increments: nIncrements,
         markers,
         eventRows,
         series: { t: T, pressure: P, volume: V, flow: F, cap: C },
@@ -307,6 +415,8 @@ function levelFromRecord(l: Line, n: number, session: number, pauses: { reason: 
         duration_ms: typeof start === "number" && typeof end === "number" ? end - start : null,
         end_state: l.end_state,
         end_reason: l.end_reason,
+        increments: 0,
+        read_back: false,
         source: "level_record",
         line: n,
         session,
@@ -323,8 +433,15 @@ function crossCheck(row: LevelRow & { session?: number }, samples: SampleRef[]) 
     let pmax: number | null = null
     let pausesLast: number | null = null
     let n = 0
+    // a record read back after a device restart belongs to the session whose samples hold its level and times
+    let sess = row.session
+    const fits = (k: number | undefined) => samples.some(s => s.session === k && s.level_code === row.level_code && s.t_dev >= start && s.t_dev <= end)
+    if (row.read_back && !fits(sess)) {
+        const other = [...new Set(samples.map(s => s.session))].find(k => fits(k))
+        if (other !== undefined) sess = other
+    }
     for (const s of samples) {
-        if (s.session !== row.session || s.level_code !== row.level_code) continue
+        if (s.session !== sess || s.level_code !== row.level_code) continue
         if (s.t_dev < start || s.t_dev > end + 500) continue
         n++
         if (s.volume !== null && (vmax === null || s.volume > vmax)) vmax = s.volume

@@ -2,12 +2,18 @@
 // fed over a WebSocket (HOST-1). Listens on 127.0.0.1 only and accepts
 // WebSocket connections only from pages served by localhost. The page keeps
 // the last minute of samples; when the injector (or the dashboard server)
-// goes away it says so and carries on when it comes back.
+// goes away it says so and carries on when it comes back. Alarms (HOST-4):
+// the server keeps the raised conditions (lib/alarm.ts, the monitor's rules)
+// and the page shows them as a banner and beeps (Web Audio) until they clear
+// or someone presses Acknowledge; the page raises its own when the dashboard
+// server itself is gone.
 import { IncomingMessage, Server, createServer } from "node:http"
 import { AddressInfo } from "node:net"
 import { WebSocket, WebSocketServer } from "ws"
 import { LinkEvent, LinkStatus, LinkTelemetry } from "./link"
 import type { TelemetrySource } from "./mqtt-source"
+import { AlarmWatch } from "./alarm"
+import { detail } from "./recorder"
 import { CHART_JS, PAGE_CSS, esc, scriptSafe, uplot } from "./assets"
 import { levelName, reasonName, stateName } from "./spec"
 
@@ -39,6 +45,7 @@ export class Dashboard {
     private history: any[] = []
     private events: any[] = []
     private status: { status: LinkStatus; detail: string; device?: string } = { status: "connecting", detail: "" }
+    readonly alarms: AlarmWatch
 
     constructor(readonly link: TelemetrySource, readonly opts: DashboardOptions) {
         const page = dashboardHtml()
@@ -65,8 +72,24 @@ export class Dashboard {
                 isLoopback(info.req.socket.remoteAddress) && originAllowed(info.origin),
         })
         this.wss.on("connection", ws => {
-            ws.send(JSON.stringify({ type: "hello", ...this.status, history: this.history, events: this.events }))
+            ws.send(JSON.stringify({ type: "hello", ...this.status, history: this.history, events: this.events, alarms: this.alarms.active() }))
+            ws.on("message", data => {
+                // the only thing a page may say: the operator acknowledged the banner
+                let m: any
+                try {
+                    m = JSON.parse(String(data))
+                } catch {
+                    return
+                }
+                if (m?.type === "ack") this.alarms.acknowledge()
+            })
         })
+        // before the link's other listeners: the banner follows the events it is raised by
+        this.alarms = new AlarmWatch(link)
+        const sendAlarms = () => this.broadcast({ type: "alarms", alarms: this.alarms.active() })
+        this.alarms.on("raise", sendAlarms)
+        this.alarms.on("clear", sendAlarms)
+        this.alarms.on("acknowledge", sendAlarms)
         link.on("status", (s: LinkStatus, d: string) => {
             this.status = { ...this.status, status: s, detail: d }
             this.broadcast({ type: "status", status: s, detail: d, device: this.status.device })
@@ -74,7 +97,8 @@ export class Dashboard {
         link.on("device", (id: string) => (this.status.device = id))
         link.on("telemetry", (t: LinkTelemetry) => this.onTelemetry(t))
         link.on("event", (e: LinkEvent) => {
-            const m = { type: "event", t: e.rx, ...e.data }
+            // the same one-line text as the monitor and the report (units on values)
+            const m = { type: "event", t: e.rx, ...e.data, text: detail({ type: "event", ...e.data } as any) }
             this.events.push(m)
             if (this.events.length > 200) this.events.shift()
             this.broadcast(m)
@@ -123,6 +147,7 @@ export class Dashboard {
     }
 
     close(): Promise<void> {
+        this.alarms.stop()
         for (const c of this.wss.clients) c.terminate()
         this.wss.close()
         const done = new Promise<void>(r => this.server.close(() => r()))
@@ -147,8 +172,18 @@ export function dashboardHtml() {
 #alarm { margin: 8px 0; padding: 10px 12px; border-radius: 6px; font-weight: 600; background: #eef6f0; color: #1a7f37; }
 #alarm.warn { background: #fff4e5; color: #8a5300; } #alarm.on { background: #b42318; color: #fff; }
 #alarms li, #events li { font-size: 13px; }
+#banner { display: none; margin: 8px 0; border-radius: 6px; overflow: hidden; }
+#banner.show { display: block; }
+#banner .c { padding: 12px 14px; font-size: 20px; font-weight: 700; }
+#banner .c.alarm, #banner .c.fault, #banner .c.lost { background: #b42318; color: #fff; animation: flash 1s steps(2, start) infinite; }
+#banner .c.warning { background: #ffd24d; color: #1d232a; }
+#banner .c small { font-weight: 400; font-size: 13px; margin-left: 10px; }
+#banner .bar { display: flex; gap: 12px; align-items: center; padding: 6px 14px; background: #2b0a06; color: #fff; }
+#banner button { font: inherit; font-weight: 600; padding: 4px 14px; }
+@keyframes flash { to { background: #7a1309; } }
 </style></head><body>
 <div class="top"><h1>Cement Injector</h1><span id="conn" class="badge connecting">connecting</span><span id="detail" class="muted"></span></div>
+<div id="banner" role="alert" aria-live="assertive"><div id="banner-list"></div><div class="bar"><button id="ack">Acknowledge</button><span id="sound"></span></div></div>
 <div id="alarm" data-alarm="">no alarm</div>
 <div id="tiles" class="grid">
 <div class="tile"><div class="k">state</div><div class="v" id="state">-</div></div>
@@ -202,6 +237,50 @@ export function dashboardHtml() {
     if (a && active) { el.className = a.action === "warn" ? "warn" : "on"; el.textContent = "ALARM: " + a.reason + " (" + a.action + ")"; el.dataset.alarm = a.reason; }
     else { el.className = ""; el.textContent = "no alarm"; el.dataset.alarm = ""; }
   }
+  // HOST-4: banner and sound. Conditions come from the server; "offline" is the page's own.
+  var conds = [], localConds = [], actx = null, lastBeep = 0;
+  var audio = { beeps: 0, blocked: false };
+  function allConds() { return localConds.concat(conds); }
+  function drawBanner() {
+    var cs = allConds(), el = $("banner"), list = $("banner-list");
+    el.className = cs.length ? "show" : "";
+    list.innerHTML = "";
+    cs.forEach(function (c) { var d = document.createElement("div"); d.className = "c " + c.kind; d.dataset.kind = c.kind;
+      d.textContent = c.text; var sm = document.createElement("small"); sm.textContent = "since " + new Date(c.since).toLocaleTimeString(); d.appendChild(sm); list.appendChild(d); });
+    $("sound").textContent = audio.blocked ? "sound blocked by the browser: click anywhere on the page to allow it" : "";
+  }
+  function ctx() {
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    if (!actx) actx = new AC();
+    if (actx.state === "suspended") actx.resume();
+    return actx;
+  }
+  // alarms: three high pulses; a warning: one lower tone
+  function beep(kind) {
+    var c = ctx(); if (!c) return;
+    audio.blocked = c.state !== "running"; lastBeep = Date.now(); audio.beeps++;
+    var pulses = kind === "warning" ? [[0, 0.35, 660]] : [[0, 0.15, 880], [0.22, 0.15, 880], [0.44, 0.15, 880]];
+    pulses.forEach(function (p) {
+      var o = c.createOscillator(), g = c.createGain(), t = c.currentTime + p[0];
+      o.type = kind === "warning" ? "sine" : "square"; o.frequency.value = p[2];
+      g.gain.setValueAtTime(0.0001, t); g.gain.exponentialRampToValueAtTime(0.3, t + 0.01); g.gain.exponentialRampToValueAtTime(0.0001, t + p[1]);
+      o.connect(g); g.connect(c.destination); o.start(t); o.stop(t + p[1] + 0.02);
+    });
+    drawBanner();
+  }
+  function setConds(list) {
+    var before = {}; allConds().forEach(function (c) { before[c.kind + c.since] = 1; });
+    conds = list || [];
+    var fresh = allConds().filter(function (c) { return !before[c.kind + c.since]; });
+    drawBanner();
+    if (fresh.length) beep(fresh.some(function (c) { return c.kind !== "warning"; }) ? "alarm" : "warning");
+  }
+  function setLocal(list) { var had = localConds.length; localConds = list; if (list.length && !had) beep("alarm"); drawBanner(); }
+  setInterval(function () { if (allConds().some(function (c) { return c.kind !== "warning"; }) && Date.now() - lastBeep >= 5000) beep("alarm"); }, 250);
+  $("ack").onclick = function () { localConds = []; drawBanner(); if (sock && sock.readyState === 1) sock.send(JSON.stringify({ type: "ack" })); };
+  function unblock() { if (actx && actx.state === "suspended") actx.resume().then(function () { audio.blocked = false; drawBanner(); }); }
+  document.addEventListener("click", unblock); document.addEventListener("keydown", unblock);
   function onSamples(rs) {
     for (var i = 0; i < rs.length; i++) rows.push(rs[i]);
     last = rs[rs.length - 1];
@@ -215,7 +294,7 @@ export function dashboardHtml() {
     else if (e.event === "rejected") text = e.command + " rejected: " + e.reject;
     else if (e.event === "confirm_required") text = e.command + ": press confirm on the device";
     else if (e.event === "level_record") text = "level " + e.level + " ended " + e.end_state + " (" + e.end_reason + "): " + e.volume + " mL of " + e.cap + " mL";
-    else text = e.event + " " + (e.reason || "") + " " + (e.value != null ? e.value : "");
+    else text = e.text || e.event;
     li.textContent = t + "  " + text; var ul = $("events"); ul.insertBefore(li, ul.firstChild); while (ul.children.length > 30) ul.removeChild(ul.lastChild);
     var x = rel(e.t);
     if (e.event === "alarm") {
@@ -249,20 +328,27 @@ export function dashboardHtml() {
     showAlarm();
   }
   setInterval(render, 100); setInterval(function () { dirty = true; }, 1000);
+  var sock = null, wasOffline = false;
   function connect() {
-    var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+    var ws = sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
     ws.onmessage = function (m) {
       var d = JSON.parse(m.data);
       if (d.type === "hello") { rows = []; markers = []; alarms = []; openPause = null; $("events").innerHTML = ""; $("alarms").innerHTML = "";
-        if (d.history.length) onSamples(d.history); d.events.forEach(addEvent); setStatus(d.status, d.detail); }
+        if (d.history.length) onSamples(d.history); d.events.forEach(addEvent); setStatus(d.status, d.detail);
+        if (wasOffline) { wasOffline = false; setLocal([]); } setConds(d.alarms); }
       else if (d.type === "status") setStatus(d.status, d.detail);
       else if (d.type === "samples") onSamples(d.rows);
       else if (d.type === "event") addEvent(d);
+      else if (d.type === "alarms") setConds(d.alarms);
     };
-    ws.onclose = function () { setStatus("offline", "the dashboard server is not reachable; retrying"); setTimeout(connect, 1000); };
+    ws.onclose = function () {
+      setStatus("offline", "the dashboard server is not reachable; retrying");
+      if (!wasOffline) { wasOffline = true; conds = []; setLocal([{ kind: "lost", text: "NO DATA: the dashboard server is not reachable", since: Date.now() }]); }
+      setTimeout(connect, 1000);
+    };
   }
   connect();
-  window.__dashboard = { rows: function () { return rows.length; }, status: function () { return status; } };
+  window.__dashboard = { rows: function () { return rows.length; }, status: function () { return status; }, audio: audio };
 })();
 </script>
 </body></html>

@@ -285,8 +285,18 @@ export class InjectorLink extends EventEmitter {
         this.packets++
         if (p.isEvent) {
             if (p.isRepeatedEvent) return
-            const dec = decodeEventFields(p.eventCode, p.data)
-            if (!dec) return
+            let dec: ReturnType<typeof decodeEventFields>
+            try {
+                dec = decodeEventFields(p.eventCode, p.data)
+            } catch {
+                dec = undefined // a payload that does not fit the spec: kept raw below
+            }
+            if (!dec) {
+                // not in this host's spec (a newer firmware): kept as sent, not dropped
+                const code = p.eventCode
+                this.emit("event", { name: "unknown", data: { event: "unknown", code, payload: Buffer.from(p.data).toString("hex") }, rx } as LinkEvent)
+                return
+            }
             this.emit("event", { name: dec.name, data: describeEvent(dec.name, dec.fields), rx } as LinkEvent)
         } else if (p.isReport && p.serviceCommand === TELEMETRY_REPORT) {
             let batch: TelemetryBatch

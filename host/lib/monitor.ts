@@ -1,7 +1,10 @@
 // `injector monitor`: live values in the terminal (HOST-1). On a terminal the
 // screen is redrawn ten times a second; piped, one status line a second and
-// one line per event, so it can be logged.
-import { LinkEvent } from "./link"
+// one line per event, so it can be logged. Alarms (HOST-4): the terminal bell
+// and a banner on a device alarm, a fault or the loss of the device, until it
+// clears or the operator acknowledges it (A, Enter or space).
+import { AlarmWatch, Condition } from "./alarm"
+import { LinkEvent, nowMs } from "./link"
 import type { TelemetrySource } from "./mqtt-source"
 import { Live, ageText, flagsText } from "./live"
 import { opName } from "./spec"
@@ -14,6 +17,25 @@ const C = {
     green: (s: string) => (tty() ? `\x1b[32m${s}\x1b[0m` : s),
     dim: (s: string) => (tty() ? `\x1b[2m${s}\x1b[0m` : s),
     bold: (s: string) => (tty() ? `\x1b[1m${s}\x1b[0m` : s),
+    /** white on red, blinking: the alarm banner */
+    alarm: (s: string) => (tty() ? `\x1b[5;1;97;41m${s}\x1b[0m` : s),
+    /** black on yellow: a warning banner */
+    warning: (s: string) => (tty() ? `\x1b[1;30;43m${s}\x1b[0m` : s),
+}
+
+export const BELL = "\x07"
+/** the bell repeats this often while an alarm, fault or loss is on the banner */
+const BELL_REPEAT_MS = 5000
+
+const hms = (t: number) => new Date(t).toISOString().slice(11, 19)
+
+/** One banner line per raised condition, worst first. */
+export function bannerLines(conds: Condition[], width = 78): string[] {
+    return conds.map(c => {
+        const text = ` ${c.kind === "warning" ? "" : "!!! "}${c.text}  (since ${hms(c.since)})  - A: acknowledge `
+        const padded = text.length < width ? text + " ".repeat(width - text.length) : text
+        return c.kind === "warning" ? C.warning(padded) : C.alarm(padded)
+    })
 }
 
 function n(v: number | null | undefined, d: number) {
@@ -32,9 +54,9 @@ function stateText(s: string) {
     return C.bold(s.toUpperCase())
 }
 
-export function frame(live: Live, link: TelemetrySource): string {
+export function frame(live: Live, link: TelemetrySource, alarms?: AlarmWatch): string {
     const v = live.values
-    const lines: string[] = []
+    const lines: string[] = alarms ? bannerLines(alarms.active()) : []
     const conn =
         live.status === "connected" ? C.green("connected") : live.status === "lost" ? C.red("DISCONNECTED") : C.yellow(live.status)
     lines.push(`${C.bold("Cement Injector")}  ${conn}  ${C.dim(live.detail)}`)
@@ -79,6 +101,7 @@ export function statusLine(live: Live): string {
 
 export async function monitor(link: TelemetrySource, o: { once?: boolean; findTimeoutS: number; durationS?: number }): Promise<number> {
     const live = new Live(link)
+    const alarms = new AlarmWatch(link)
     link.start()
     const found = await link.waitConnected(o.findTimeoutS > 0 ? o.findTimeoutS * 1000 : 1e9)
     if (!found) {
@@ -89,7 +112,8 @@ export async function monitor(link: TelemetrySource, o: { once?: boolean; findTi
     const t0 = Date.now()
     while (!live.values && Date.now() - t0 < 5000) await new Promise(r => setTimeout(r, 50))
     if (o.once) {
-        console.log(frame(live, link))
+        console.log(frame(live, link, alarms))
+        alarms.stop()
         return live.values ? 0 : 3
     }
     const stop = new Promise<void>(resolve => {
@@ -97,18 +121,64 @@ export async function monitor(link: TelemetrySource, o: { once?: boolean; findTi
         process.once("SIGTERM", () => resolve())
         if (o.durationS) setTimeout(resolve, o.durationS * 1000)
     })
+    // acknowledge from the keyboard (raw terminal) or a line on a piped stdin
+    let stopNow: () => void = () => {}
+    const stopKey = new Promise<void>(r => (stopNow = r))
+    const onKey = (d: Buffer) => {
+        const k = d.toString()
+        if (k.includes("\x03") || k === "q") return stopNow() // Ctrl-C / q in raw mode
+        if (/[aA \r\n]/.test(k)) {
+            const acked = alarms.acknowledge()
+            if (!tty()) for (const c of acked) console.log(`${hms(nowMs())} acknowledged: ${c.text}`)
+        }
+    }
+    // started in the background (`monitor &`), touching the terminal must not stop the monitor
+    process.on("SIGTTIN", () => {})
+    process.on("SIGTTOU", () => {})
+    try {
+        if (process.stdin.isTTY) process.stdin.setRawMode(true)
+    } catch {
+        // not the terminal's foreground: no keys, the banner still clears by itself
+    }
+    process.stdin.on("data", onKey)
+    process.stdin.on("error", () => {})
+    process.stdin.resume()
+    let lastBell = 0
+    const bell = () => {
+        lastBell = nowMs()
+        process.stdout.write(BELL)
+    }
+    alarms.on("raise", (c: Condition) => {
+        bell()
+        if (!tty()) console.log(`${c.kind === "warning" ? "" : "!!! "}${c.text} at ${hms(c.since)}${c.kind === "warning" ? "" : " !!!"}`)
+    })
+    alarms.on("clear", (c: Condition, why: string) => {
+        if (!tty()) console.log(`${hms(nowMs())} cleared: ${c.text} (${why})`)
+    })
+    const ringer = setInterval(() => {
+        if (alarms.sounding() && nowMs() - lastBell >= BELL_REPEAT_MS) bell()
+    }, 250)
     let timer: any
     if (tty()) {
         process.stdout.write("\x1b[?25l")
-        timer = setInterval(() => process.stdout.write("\x1b[H\x1b[2J" + frame(live, link) + "\n"), 100)
+        timer = setInterval(() => process.stdout.write("\x1b[H\x1b[2J" + frame(live, link, alarms) + "\n"), 100)
     } else {
         link.on("event", (e: LinkEvent) => console.log(`event ${new Date(e.rx).toISOString().slice(11, 23)} ${detail({ type: "event", ...e.data } as any)}`))
         link.on("status", (s: string, d: string) => console.log(`link ${s}: ${d}`))
         console.log(statusLine(live))
         timer = setInterval(() => console.log(statusLine(live)), 1000)
     }
-    await stop
+    await Promise.race([stop, stopKey])
     clearInterval(timer)
+    clearInterval(ringer)
+    alarms.stop()
+    process.stdin.off("data", onKey)
+    try {
+        if (process.stdin.isTTY) process.stdin.setRawMode(false)
+    } catch {
+        // as above
+    }
+    process.stdin.pause()
     if (tty()) process.stdout.write("\x1b[?25h\n")
     return 0
 }

@@ -171,8 +171,61 @@ function csvCell(v: any): string {
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
 
-/** One line of text saying what an event or gap was. */
-export function detail(l: Line): string {
+/**
+ * What makes a level record the same record (TEL-4): its level and its start
+ * and end times on the device clock.
+ */
+export function levelRecordKey(l: Record<string, any>) {
+    return `${l.level_code ?? l.level}/${l.start_time}/${l.end_time}`
+}
+
+/** Units of `info` event values by reason (services/cementinjector.md, src/core/supervisor.ts). */
+const INFO_UNITS: Record<string, (v: any, o: { rounded?: boolean }) => string> = {
+    decompressed: v => `${v} µL`, // retracted volume
+    cap_override: (v, o) => `cap raised to ${ml(v, o.rounded)} mL`,
+    leak_limit_override: v => `after ${v} leak pauses`,
+    bench_mode: v => (v === 1 ? "on" : v === 0 ? "off" : String(v)),
+    cal_drive_done: v => `${v} encoder counts`,
+    slack_taken: () => "",
+}
+
+function infoText(l: Record<string, any>, o: { rounded?: boolean }) {
+    const f = INFO_UNITS[l.reason]
+    const v = f ? f(l.value, o) : l.value === null || l.value === undefined ? "" : String(l.value)
+    return `${l.reason}${v ? " " + v : ""}`
+}
+
+/**
+ * FLOW-4 increment marker (the host's assumption until the spec has it):
+ * event `increment` with `index` (1, 2, ... within the level), `volume` (mL
+ * delivered by this increment), `total` (mL delivered on the level so far)
+ * and optionally `level`. Any field may be missing.
+ */
+export function incrementText(l: Record<string, any>, rounded?: boolean) {
+    const parts = [`increment${typeof l.index === "number" ? " " + l.index : ""}`]
+    if (typeof l.volume === "number") parts.push(`${ml(l.volume, rounded)} mL`)
+    if (typeof l.total === "number") parts.push(`(level total ${ml(l.total, rounded)} mL)`)
+    return parts.join(" ")
+}
+
+const LINE_KEYS = new Set(["type", "t_host", "t_dev", "t_dev_estimated", "event"])
+function otherFields(l: Record<string, any>) {
+    return Object.keys(l)
+        .filter(k => !LINE_KEYS.has(k))
+        .map(k => `${k}=${typeof l[k] === "object" ? JSON.stringify(l[k]) : l[k]}`)
+        .join(" ")
+}
+
+/** mL as recorded, or to the instrument's 0.01 mL for display */
+function ml(v: any, rounded?: boolean) {
+    return typeof v === "number" && rounded ? v.toFixed(2) : String(v)
+}
+
+/**
+ * One line of text saying what an event or gap was; `rounded` shows volumes
+ * to 0.01 mL (the report), else as recorded (CSV, monitor).
+ */
+export function detail(l: Line, o: { rounded?: boolean } = {}): string {
     if (l.type === "gap") {
         if (l.phase === "lost_batches") return `${l.missing} telemetry batch(es) lost`
         if (l.phase === "end") return `reconnected after ${(l.gap_ms / 1000).toFixed(1)} s`
@@ -188,11 +241,14 @@ export function detail(l: Line): string {
         case "confirm_required":
             return `${l.command} waits for the local confirm`
         case "info":
-            return `${l.reason} ${l.value}`
+            return infoText(l, o)
         case "level_record":
-            return `level ${l.level}: ${l.volume} mL of cap ${l.cap} mL, ${l.end_state} (${l.end_reason})`
+            return `level ${l.level}: ${ml(l.volume, o.rounded)} mL of cap ${ml(l.cap, o.rounded)} mL, ${l.end_state} (${l.end_reason})${l.duplicate ? " (sent again)" : ""}`
+        case "increment":
+            return incrementText(l, o.rounded)
         default:
-            return l.event ?? ""
+            // an event this host does not know (a newer firmware): its fields as sent
+            return `${l.event ?? ""} ${otherFields(l)}`.trim()
     }
 }
 
@@ -227,6 +283,13 @@ export interface RecordOptions {
     /** give up if no injector is found within this many seconds (0 = wait forever) */
     findTimeoutS?: number
     log?: (msg: string) => void
+    /** loud messages: the device lost and back (HOST-4) */
+    alarm?: (msg: string) => void
+}
+
+/** "2026-11-21 09:00:00.123 UTC" */
+export function isoTime(t: number) {
+    return new Date(t).toISOString().replace("T", " ").replace("Z", " UTC")
 }
 
 export interface RecordSummary {
@@ -247,6 +310,8 @@ export class Recording {
     readonly finished: Promise<void>
     private timers: any[] = []
     private deviceId: string | undefined
+    /** keys of the level records written in this session */
+    private recordLines = new Set<string>()
 
     constructor(readonly link: InjectorLink, readonly opts: RecordOptions) {
         const mode = opts.append ? "a" : opts.force ? "w" : "wx"
@@ -262,6 +327,9 @@ export class Recording {
         link.on("status", (s: LinkStatus, d: string) => {
             opts.log?.(`${s}: ${d}`)
             const l = this.maker.status(s, d, this.deviceId)
+            // HOST-4: losing the device and getting it back are said loudly, with the time
+            if (l?.phase === "start") opts.alarm?.(`LOST THE INJECTOR at ${isoTime(l.t_host)}: ${d}. Still recording; waiting for it to come back.`)
+            else if (l?.phase === "end") opts.alarm?.(`INJECTOR BACK at ${isoTime(l.t_host)} after ${(l.gap_ms / 1000).toFixed(1)} s without data: ${d}`)
             if (l) {
                 if (l.phase === "start") this.summary.gaps++
                 this.put(l)
@@ -276,7 +344,20 @@ export class Recording {
         })
         link.on("event", (e: LinkEvent) => {
             this.summary.events++
-            this.put(this.maker.event(e))
+            const l = this.maker.event(e)
+            if (l.event === "level_record") {
+                // TEL-4: a device sends its stored records again after a reconnect;
+                // the repeat is written (what the device sent) but marked
+                const key = levelRecordKey(l)
+                if (this.recordLines.has(key)) {
+                    l.duplicate = true
+                    opts.log?.(`level record ${l.level} sent again by the device: already recorded; marked duplicate`)
+                } else {
+                    this.recordLines.add(key)
+                    if (this.summary.gaps > 0) opts.log?.(`level record ${l.level} received (${l.volume} mL, ${l.end_state})`)
+                }
+            }
+            this.put(l)
         })
         if (opts.durationS) this.timers.push(setTimeout(() => this.stop("duration reached"), opts.durationS * 1000))
         if (opts.findTimeoutS)
@@ -285,6 +366,11 @@ export class Recording {
                     if (!this.summary.found) this.stop("no injector found")
                 }, opts.findTimeoutS * 1000)
             )
+    }
+
+    /** The procedure's fields (patient, operator, cement_lot, needle) as a meta line the report shows. */
+    procedure(fields: Record<string, string>) {
+        this.put(this.maker.meta({ phase: "procedure", ...fields }))
     }
 
     private put(l: Line) {

@@ -308,6 +308,14 @@ export function describeEvent(name: string, f: Record<string, any>): Record<stri
             out.end_reason_code = f.end_reason
             out.end_reason = reasonName(f.end_reason)
             break
+        default:
+            // an event added to the spec later (e.g. FLOW-4 `increment`): every
+            // field as sent, plus readable names of the codes it shares with the others
+            for (const [k, name] of [["level", levelName], ["reason", reasonName], ["state", stateName]] as const)
+                if (typeof f[k] === "number") {
+                    out[k + "_code"] = f[k]
+                    out[k] = name(f[k])
+                }
     }
     return out
 }

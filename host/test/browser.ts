@@ -22,6 +22,8 @@ export async function launch(): Promise<{ ctx: BrowserContext; close: () => Prom
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            // the dashboard's alarm sound (HOST-4) plays without a click first, as on a kiosk screen
+            "--autoplay-policy=no-user-gesture-required",
         ],
     })
     return {

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { after, before, describe, test } from "node:test"
 import { Page } from "playwright-core"
 import { WebSocket } from "ws"
-import { Op } from "../../src/core/types"
+import { Op, Reason } from "../../src/core/types"
 import { launch } from "./browser"
 import { Bench, CliProcess, OUT, bench, cli, runCli, sleep, tmp } from "./helpers"
 import { synthText } from "./synth"
@@ -16,7 +16,7 @@ const text = (page: Page, id: string) => page.$eval(`#${id}`, el => el.textConte
 
 async function waitText(page: Page, id: string, re: RegExp, ms = 8000) {
     try {
-        await page.waitForFunction(([i, src]) => new RegExp(src).test(document.getElementById(i)?.textContent || ""), [id, re.source] as const, { timeout: ms })
+        await page.waitForFunction(([i, src]) => new RegExp(src).test(document.getElementById(i)?.textContent || ""), [id, re.source] as const, { timeout: ms, polling: 100 })
     } catch {
         assert.fail(`#${id} never matched ${re}; it shows "${await text(page, id)}"`)
     }
@@ -45,6 +45,24 @@ describe("dashboard and report in headless Chromium", () => {
         port = +m[2]
         browser = await launch()
         page = await browser.ctx.newPage()
+        // HOST-4: count the sounds the page makes (Web Audio oscillators started, their pitch, the context state)
+        await page.addInitScript(() => {
+            const log = { oscillators: 0, started: [] as { freq: number; state: string }[] }
+            ;(window as any).__audioLog = log
+            const AC = window.AudioContext
+            ;(window as any).AudioContext = class extends AC {
+                createOscillator() {
+                    const o = super.createOscillator()
+                    log.oscillators++
+                    const start = o.start.bind(o)
+                    o.start = (t?: number) => {
+                        log.started.push({ freq: o.frequency.value, state: this.state })
+                        return start(t)
+                    }
+                    return o
+                }
+            }
+        })
         page.on("pageerror", e => errors.push(String(e)))
         page.on("console", msg => {
             if (msg.type() === "error" && !/WebSocket|ERR_CONNECTION_REFUSED/.test(msg.text())) errors.push(msg.text())
@@ -125,6 +143,54 @@ describe("dashboard and report in headless Chromium", () => {
             ws.on("error", e => resolve(`error ${e.message}`))
         })
         assert.match(refused, /401|403/)
+    })
+
+    test("HOST-4: the dashboard shows a banner and sounds (Web Audio) on a device alarm, a fault and the loss of the device, until cleared or acknowledged (screenshot out/dashboard-alarm.png)", async () => {
+        const sounds = () => page.evaluate(() => (window as any).__audioLog.started as { freq: number; state: string }[])
+        const banner = () => page.$$eval("#banner-list .c", els => els.map(e => `${(e as HTMLElement).dataset.kind}: ${e.firstChild?.textContent}`))
+        const shown = () => page.$eval("#banner", el => getComputedStyle(el).display !== "none")
+        await waitText(page, "state", /^INJECTING/)
+        if (await shown()) await page.click("#ack") // whatever an earlier test left on the banner
+        await page.waitForFunction(() => document.querySelectorAll("#banner-list .c").length === 0)
+        assert.equal(await shown(), false)
+        const s0 = (await sounds()).length
+        b.fake.overpressure()
+        await waitText(page, "banner-list", /ALARM: overpressure - injection paused/)
+        assert.equal(await shown(), true)
+        assert.deepEqual(await banner(), ["alarm: ALARM: overpressure - injection paused"])
+        await page.waitForFunction(n => (window as any).__audioLog.started.length >= n + 3, s0)
+        const beep = (await sounds()).slice(s0, s0 + 3)
+        assert.deepEqual(beep.map(x => x.freq), [880, 880, 880], "three high pulses")
+        assert.ok(beep.every(x => x.state === "running"), `the audio context runs: ${JSON.stringify(beep)}`)
+        assert.equal(await page.$eval("#sound", e => e.textContent), "", "no 'sound blocked' note")
+        // a fault on top: the worst first
+        b.fake.fault(Reason.Stall)
+        await waitText(page, "banner-list", /FAULT: stall - the injector stopped/)
+        assert.equal((await banner())[0], "fault: FAULT: stall - the injector stopped")
+        await sleep(400)
+        await page.screenshot({ path: join(OUT, "dashboard-alarm.png"), fullPage: true })
+        // it keeps sounding until acknowledged
+        const s1 = (await sounds()).length
+        await page.waitForFunction(n => (window as any).__audioLog.started.length > n, s1, { timeout: 15000 })
+        await page.click("#ack")
+        await page.waitForFunction(() => document.querySelectorAll("#banner-list .c").length === 0)
+        assert.equal(await shown(), false)
+        await sleep(300)
+        const s2 = (await sounds()).length
+        await sleep(6000)
+        assert.equal((await sounds()).length, s2, "quiet after the acknowledgement")
+        // the device state is still shown after the acknowledgement
+        await waitText(page, "state", /^FAULT \(stall\)/)
+        // loss of the device: banner and sound until it is back
+        b.fake.autoReconnect = false
+        await b.fake.goOffline()
+        await waitText(page, "banner-list", /DEVICE LOST: no packet from the injector/, 6000)
+        await page.waitForFunction(n => (window as any).__audioLog.started.length >= n + 3, s2)
+        b.fake.autoReconnect = true
+        await b.fake.goOnline()
+        await page.waitForFunction(() => !/DEVICE LOST/.test(document.getElementById("banner-list")!.textContent || ""), undefined, { timeout: 10000 })
+        b.fake.local(Op.ClearFault)
+        assert.deepEqual(errors, [])
     })
 
     test("HOST-2: the report opens offline in Chromium and draws its three charts (screenshot out/report.png)", async () => {

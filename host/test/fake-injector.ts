@@ -255,6 +255,21 @@ export class FakeInjector {
         this.pause(Reason.Overpressure)
     }
 
+    /** A fault (FAULT-1/2, FLOW-2) as the firmware reports it: alarm with action fault, then the transition. */
+    fault(reason: Reason = Reason.Stall) {
+        this.event("alarm", { reason, action: 5 })
+        this.enter(State.Fault, reason)
+    }
+
+    /**
+     * TEL-4 as the host expects it: after a reconnect the device sends its
+     * stored level records again, as ordinary level_record events with the
+     * same fields (the host dedupes by level + start time + end time).
+     */
+    replayRecords() {
+        for (const r of this.records.slice()) this.event("level_record", r as Record<string, number>)
+    }
+
     /** Operator actions that normally arrive as commands, applied locally. */
     local(op: Op, a = NaN, b = NaN) {
         const r = this.validate(op, a, b, true)

@@ -4,7 +4,6 @@
 import { strict as assert } from "node:assert"
 import { existsSync, readFileSync } from "node:fs"
 import { after, before, describe, test } from "node:test"
-import { shiftDecimal } from "../lib/assets"
 import { Bench, bench, cli, readLines, runCli, sleep, tmp } from "./helpers"
 
 /** The recorded value of an emitted event field (codes are kept as <name>_code next to readable names). */
@@ -126,11 +125,17 @@ describe("record and report a procedure (fake injector on a hub)", () => {
         assert.deepEqual(rep.levels[0].override_details, ["cap raised to 3.8 mL"])
 
         const page = readFileSync(html, "utf8")
-        // the table shows the recorded numbers (decimal point moved for MPa, %, s; nothing rounded)
+        // the table shows the figures to the instrument's resolution (0.01 mL, 0.01 MPa, 0.1 s)
+        // and keeps the recorded values exactly in data-value
         for (const l of rep.levels) {
             const row = page.slice(page.indexOf(`<tr data-level="${l.level}">`)).split("</tr>")[0]
-            for (const cell of [shiftDecimal(l.cap, 0), shiftDecimal(l.delivered, 0), shiftDecimal(l.peak_pressure, -6), shiftDecimal(l.duration_ms, -3)])
-                assert.ok(row.includes(`>${cell}<`), `row ${l.level} shows ${cell}`)
+            const cells = [
+                [l.cap, l.cap.toFixed(2)],
+                [l.delivered, l.delivered.toFixed(2)],
+                [l.peak_pressure, (l.peak_pressure / 1e6).toFixed(2)],
+                [l.duration_ms, (l.duration_ms / 1000).toFixed(1)],
+            ]
+            for (const [exact, shown] of cells) assert.ok(row.includes(`data-value="${exact}">${shown}<`), `row ${l.level} shows ${shown} (exact ${exact})`)
         }
         // offline: everything inlined, nothing fetched
         assert.doesNotMatch(page, /<script[^>]*\bsrc=/i)

@@ -15,6 +15,14 @@ export interface SynthOptions {
     levels: number
     /** first host time, ms since the epoch */
     t0?: number
+    /** FLOW-4 (assumed event): an `increment` event each time the volume passes a multiple of this, mL */
+    incrementMl?: number
+    /** procedure fields as a meta line (phase "procedure") */
+    procedure?: Record<string, string>
+    /** TEL-4: after the last level, a disconnect, then the device sends every level record again */
+    resend?: boolean
+    /** TEL-4: the live record of this level (0-based) is lost; only the resend brings it */
+    withholdRecord?: number
 }
 
 export interface SynthLevel {
@@ -47,6 +55,8 @@ export function* synthLines(o: SynthOptions, expected: SynthLevel[] = []): Gener
     const devStart = 5000
     yield JSON.stringify({ ...maker.meta({ phase: "start", transport: "synthetic", tool: "synth" }), t_host: t0 - 1 })
     yield JSON.stringify({ ...maker.meta({ phase: "device", device: "5e7e5e7e5e7e5e7e" }), t_host: t0 })
+    if (o.procedure) yield JSON.stringify({ ...maker.meta({ phase: "procedure", ...o.procedure }), t_host: t0 })
+    const records: string[] = []
     const ev = (name: EventName, values: Record<string, number>, tDev: number) => {
         const { code, data } = encodeEvent(name, values)
         const dec = decodeEventFields(code, data)!
@@ -111,7 +121,14 @@ export function* synthLines(o: SynthOptions, expected: SynthLevel[] = []): Gener
                 let flow = 0
                 if (state === State.Injecting) {
                     flow = 3
+                    const was = vol
                     vol = Math.fround(Math.min(cap, vol + cap / activeSamples))
+                    const step = o.incrementMl
+                    if (step && Math.floor(vol / step + 1e-9) > Math.floor(was / step + 1e-9) && vol < cap) {
+                        const index = Math.floor(vol / step + 1e-9)
+                        const data = { event: "increment", index, volume: step, total: vol, level_code: id, level: levelNameOf(id) }
+                        events.push(JSON.stringify(maker.event({ name: "increment", data, rx: t0 + (tDev - devStart) + 3 })))
+                    }
                     pressure = Math.fround(300e3 + 500e3 * (vol / cap) + 20e3 * Math.sin(i / 7))
                     if (pressure > peak) peak = pressure
                 } else pressure = Math.fround(pressure * 0.97)
@@ -135,7 +152,8 @@ export function* synthLines(o: SynthOptions, expected: SynthLevel[] = []): Gener
                             overrides,
                         }
                         const line = ev("level_record", rec, tDev)
-                        events.push(line)
+                        if (o.withholdRecord !== L) events.push(line)
+                        records.push(JSON.stringify(rec))
                         const d = JSON.parse(line)
                         expected.push({
                             level: d.level,
@@ -182,6 +200,18 @@ export function* synthLines(o: SynthOptions, expected: SynthLevel[] = []): Gener
             n += m
         }
     }
+    if (o.resend) {
+        // a cable pulled for 2 s after the last level; on the reconnect the device sends its records again
+        const devEnd = devStart + n * PERIOD
+        const tLost = t0 + (devEnd - devStart) + 500
+        yield JSON.stringify({ type: "gap", phase: "start", t_host: tLost, t_dev: null, reason: "no packet from the injector for 1500 ms" })
+        yield JSON.stringify({ type: "gap", phase: "end", t_host: tLost + 2000, t_dev: null, gap_ms: 2000, device: "5e7e5e7e5e7e5e7e", reason: "injector" })
+        for (const r of records) yield ev("level_record", JSON.parse(r), devEnd + 2600)
+    }
+}
+
+function levelNameOf(id: number) {
+    return describeEvent("level_record", { level: id }).level as string
 }
 
 /** A whole synthetic recording as text (small ones, for tests). */
