@@ -1,6 +1,7 @@
 // The shapes a scenario run produces (the result file, the live view) and
 // the small conversions every part of the runner shares.
-import { InjectorEvent, opName, reasonName, rejectName, stateName } from "./injector"
+import { Outcome } from "../../src/core/types"
+import { InjectorEvent, opName, outcomeName, reasonName, rejectName, stateName } from "./injector"
 import { round, StopRecord } from "./analysis"
 
 export const lowerState = (s: number | undefined) => {
@@ -19,6 +20,13 @@ export interface ResultEvent {
     command?: string
     reject?: string
     value?: number
+    /** commandResult: the request id answered and what became of the command */
+    seq?: number
+    outcome?: string
+    /** commandResult: the state after the command */
+    state?: string
+    lo?: number
+    hi?: number
 }
 
 export interface ScenarioResult {
@@ -46,7 +54,8 @@ export interface ScenarioResult {
     reportedPeakPressurePa: number | null
     stops: StopRecord[]
     events: ResultEvent[]
-    rejected: { tS: number; command: string; reason: string }[]
+    /** rejected commands: command_result answers "rejected" (once per seq) and rejected events (seq 0) */
+    rejected: { tS: number; command: string; reason: string; seq: number }[]
     leakDetector: { leakOpenedAtS: number | null; suspectedAtS: number[]; detected: boolean; falseAlarms: number }
     leaks: { kind: string; openedAtS: number | null; leakedMl: number }[]
     confirmPresses: number
@@ -116,7 +125,14 @@ export function resultEvent(e: InjectorEvent, t0WallMs: number): ResultEvent {
     }
     if (e.type === "alarm") out.action = e.action
     if (e.command !== undefined) out.command = opName(e.command)
-    if (e.reject !== undefined) out.reject = rejectName(e.reject)
+    if (e.type === "commandResult") {
+        out.seq = e.seq
+        out.outcome = outcomeName(e.outcome!)
+        out.state = lowerState(e.state)
+        if (Number.isFinite(e.lo)) out.lo = round(e.lo!, 6)
+        if (Number.isFinite(e.hi)) out.hi = round(e.hi!, 6)
+        if (e.outcome === Outcome.Rejected) out.reject = rejectName(e.reject!)
+    } else if (e.reject !== undefined) out.reject = rejectName(e.reject)
     if (e.value !== undefined) out.value = round(e.value, 6)
     if (e.type === "levelRecord") out.value = round(e.record!.volumeMl, 5)
     return out

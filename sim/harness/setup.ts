@@ -5,8 +5,8 @@ import { setThreshold } from "../../src/core/config"
 import { levelIndex } from "../../src/core/levels"
 import { Op, State } from "../../src/core/types"
 import { mlPerCount } from "../model"
-import { BenchClient } from "./client"
-import { FLAG_BENCH, FLAG_GAIN, FLAG_REMOTE, FLAG_TARE, FLAG_VOLUME, opName, rejectName } from "./injector"
+import { BenchClient, SENDS_PER_SEQ } from "./client"
+import { FLAG_BENCH, FLAG_GAIN, FLAG_REMOTE, FLAG_TARE, FLAG_VOLUME, opName, outcomeName, rejectName } from "./injector"
 import { SetupError } from "./result"
 import { firmwareSyringeId, levelCapMl, Scenario, scenarioBoreMm, THRESHOLD_IDS } from "./scenario"
 import { SimSession } from "./session"
@@ -38,6 +38,8 @@ export class BenchSetup {
         const r = await this.client.command(op, args)
         if (r.rejected !== undefined) throw new SetupError(`setup: ${what} rejected (${rejectName(r.rejected)})`)
         if (!r.sent) throw new SetupError(`setup: ${what} could not be sent`)
+        if (!r.answered) throw new SetupError(`setup: ${what} not answered (seq ${r.seq}, sent ${SENDS_PER_SEQ} times)`)
+        if (!r.executed) throw new SetupError(`setup: ${what} ${outcomeName(r.outcome ?? -1)} (seq ${r.seq})`)
     }
 
     private async waitFlags(mask: number, what: string) {

@@ -114,20 +114,22 @@ export class Timeline {
         const triggers = this.triggers
         const now = () => this.plant.nowS()
         const confirm = a.confirm !== false
-        const cmd = (op: Op, args: number[] = []) => client.command(op, args, { confirm })
+        const sequenced = a.sequenced
+        const cmd = (op: Op, args: number[] = []) => client.command(op, args, { confirm, sequenced })
         switch (a.do) {
             case "mix":
                 await cmd(Op.MarkMixing, [a.preparedMl ?? sc.cement?.preparedMl ?? 10, a.ageS ?? 0])
                 break
             case "burst": {
-                // an adversarial host: N commands at a rate, no confirm presses, no waiting for replies
+                // an adversarial host: N commands at a rate, no confirm presses, no waiting for
+                // answers; each with a fresh request id (seq 0 with "sequenced": false)
                 const op = Op[a.command as keyof typeof Op] as number
                 const gapMs = 1000 / a.rateHz!
                 const t0 = performance.now()
                 for (let i = 0; i < a.count!; i++) {
                     const due = t0 + i * gapMs
                     if (due > performance.now()) await sleep(due - performance.now())
-                    await this.link.send(op, ...(a.args ?? []))
+                    await this.link.sendSeq(a.sequenced === false ? 0 : client.takeSeq(), op, a.args ?? [])
                 }
                 break
             }
@@ -140,7 +142,7 @@ export class Timeline {
             case "start": {
                 const t = now()
                 const r = await cmd(Op.Start)
-                if (r.rejected === undefined && !r.pending) this.levelStartS ??= t
+                if (r.executed) this.levelStartS ??= t
                 break
             }
             case "resume":
@@ -187,7 +189,7 @@ export class Timeline {
                 break
             case "setThreshold": {
                 const r = await cmd(Op.SetThreshold, [a.value!, THRESHOLD_IDS[a.name!]])
-                if (r.rejected === undefined && !r.pending) setThreshold(client.thresholds, THRESHOLD_IDS[a.name!], a.value!)
+                if (r.executed) setThreshold(client.thresholds, THRESHOLD_IDS[a.name!], a.value!)
                 break
             }
             case "setRemoteMode":

@@ -5,7 +5,7 @@ import { Op, Reason } from "../../src/core/types"
 import { analyseStop, capTrigger, occlusionOnsetS, pressureCrossingS, round, StopRecord } from "./analysis"
 import { BenchClient } from "./client"
 import { opName, reasonName, Telemetry } from "./injector"
-import { lowerState, resultEvent, RunOptions, ScenarioResult, Trigger } from "./result"
+import { lowerState, ResultEvent, resultEvent, RunOptions, ScenarioResult, Trigger } from "./result"
 import { levelCapMl, Scenario } from "./scenario"
 import { FirmwareStart, SimSession } from "./session"
 
@@ -106,7 +106,7 @@ export function buildResult(session: SimSession, client: BenchClient, run: RunRe
         reportedPeakPressurePa: record ? Math.round(record.peakPressurePa) : null,
         stops,
         events,
-        rejected: events.filter(e => e.type === "rejected").map(e => ({ tS: e.tS, command: e.command!, reason: e.reject! })),
+        rejected: rejections(events),
         leakDetector,
         leaks: st.leaks.map(l => ({ kind: l.kind, openedAtS: l.openedAtS === null ? null : round(l.openedAtS, 3), leakedMl: round(l.leakedMl, 5) })),
         confirmPresses: client.confirmPresses,
@@ -127,6 +127,20 @@ export function buildResult(session: SimSession, client: BenchClient, run: RunRe
     }
     result.verdict = judge(sc, result)
     return result
+}
+
+/** Every rejected command once: the first "rejected" answer of each seq, and the rejected events (unsequenced commands). */
+export function rejections(events: ResultEvent[]): ScenarioResult["rejected"] {
+    const seen = new Set<number>()
+    const out: ScenarioResult["rejected"] = []
+    for (const e of events) {
+        if (e.type === "rejected") out.push({ tS: e.tS, command: e.command!, reason: e.reject!, seq: 0 })
+        else if (e.type === "commandResult" && e.outcome === "rejected" && !seen.has(e.seq!)) {
+            seen.add(e.seq!)
+            out.push({ tS: e.tS, command: e.command!, reason: e.reject!, seq: e.seq! })
+        }
+    }
+    return out
 }
 
 /**

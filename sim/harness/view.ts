@@ -1,9 +1,15 @@
 // Console rendering: the live view (npm start, sim/run.ts --live) and the
 // one-screen summary of a result.
-import { LiveView, ScenarioResult } from "./runner"
+import { LiveView, ResultEvent, ScenarioResult } from "./result"
 
 const f = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : "-")
 const mpa = (pa: number) => f(pa / 1e6, 2)
+
+/** One event in a line: a command answer as "Start (seq 14) pending", the others by reason. */
+function eventText(e: ResultEvent): string {
+    if (e.type === "commandResult") return `${e.command} (seq ${e.seq}) ${e.outcome}${e.reject ? ` (${e.reject})` : ""}`
+    return `${e.reason}${e.to ? ` -> ${e.to}` : ""}${e.command ? ` ${e.command}` : ""}${e.reject ? ` (${e.reject})` : ""}`
+}
 
 let lastLines = 0
 let lastPlain = -Infinity
@@ -21,7 +27,7 @@ export function formatLive(v: LiveView, tty: boolean) {
         const key = ev ? `${ev.tS}${ev.type}${ev.reason}` : ""
         if (key !== lastEventKey && ev) {
             lastEventKey = key
-            console.log(`t=${f(ev.tS, 2)}s event ${ev.type} ${ev.reason}${ev.to ? ` -> ${ev.to}` : ""}${ev.command ? ` ${ev.command}` : ""}${ev.reject ? ` (${ev.reject})` : ""}`)
+            console.log(`t=${f(ev.tS, 2)}s event ${ev.type} ${eventText(ev)}`)
         }
         if (v.tS - lastPlain < 1) return
         lastPlain = v.tS
@@ -36,7 +42,7 @@ export function formatLive(v: LiveView, tty: boolean) {
         `pressure ${bar(v.pressurePa / 3.5e6)} ${mpa(v.pressurePa)} MPa (firmware)  chamber ${mpa(v.chamberPa)} MPa (model)`,
         `flow     ${f(v.flowMlPerMin, 2)} mL/min    out of the needle ${f(v.injectedMl, 3)} mL, into leaks ${f(v.leakedMl, 3)} mL`,
         `events:`,
-        ...v.lastEvents.map(e => `  ${f(e.tS, 2).padStart(7)} s  ${e.type.padEnd(15)} ${e.reason}${e.to ? ` -> ${e.to}` : ""}${e.command ? ` ${e.command}` : ""}${e.reject ? ` (${e.reject})` : ""}`),
+        ...v.lastEvents.map(e => `  ${f(e.tS, 2).padStart(7)} s  ${e.type.padEnd(15)} ${eventText(e)}`),
     ]
     while (lines.length < 11) lines.push("")
     let out = ""

@@ -265,6 +265,18 @@ describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SI
     test("FAULT-6/7: c3-bad-commands: bad input rejected with reasons, state unchanged, then a normal fill", T, async () => {
         const r = await run("c3-bad-commands")
         verdict(r)
+        // the command contract: every sequenced command answered once at least, seqs 1..N with none missing
+        const answered = new Set(r.events.filter(e => e.type === "commandResult").map(e => e.seq!))
+        const maxSeq = Math.max(...answered)
+        for (let q = 1; q <= maxSeq; q++) assert.ok(answered.has(q), `seq ${q} has no command_result`)
+        const flow = r.events.find(e => e.type === "commandResult" && e.command === "SetFlow" && e.outcome === "rejected")
+        assert.ok(flow && flow.lo === 0.5 && flow.hi === 6, `the out-of-range answer carries the allowed range: ${JSON.stringify(flow)}`)
+        assert.ok(r.rejected.filter(x => x.seq > 0).length === 4, JSON.stringify(r.rejected))
+        // an old host's seq 0: answered by the rejected event, listed with seq 0
+        assert.deepEqual(
+            r.rejected.filter(x => x.seq === 0).map(x => [x.command, x.reason]),
+            [["SetFlow", "OutOfRange"]]
+        )
     })
     test("FAULT-7: c2-bench-mode: with bench mode on, start/resume need no confirm press", T, async () => {
         const r = await run("c2-bench-mode")
