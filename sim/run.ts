@@ -107,7 +107,7 @@ async function main(): Promise<number> {
     }
     const log = values.quiet ? () => {} : (m: string) => console.error(m)
     const live = values.live && process.stdout.isTTY
-    const { formatLive, formatSummary } = await import("./harness/view")
+    const { formatLive, formatSummary, leakWarning } = await import("./harness/view")
     const { traceCsv } = await import("./harness/runner")
     let failed = false
     const report = (result: ScenarioResult, trace: Parameters<typeof traceCsv>[0], telemetry: Parameters<typeof traceCsv>[1], t0Wall: number) => {
@@ -122,7 +122,7 @@ async function main(): Promise<number> {
             mkdirSync(dirname(tracePath), { recursive: true })
             writeFileSync(tracePath, traceCsv(trace, telemetry, t0Wall))
         }
-        if (values.quiet) console.log(`${result.name}: ${result.verdict.pass ? "PASS" : "FAIL"}${result.verdict.pass ? "" : "  " + result.verdict.failures.join("; ")}`)
+        if (values.quiet) console.log(`${result.name}: ${result.verdict.pass ? "PASS" : "FAIL"}${result.verdict.pass ? "" : "  " + result.verdict.failures.join("; ")}${leakWarning(result)}`)
         else console.log(formatSummary(result))
         if (!result.ok) failed = true
     }

@@ -59,6 +59,8 @@ export interface ScenarioAction {
     via?: "pedal" | "command" | "button"
     /** press the confirm button when the firmware asks for it (default true) */
     confirm?: boolean
+    /** send the command with a fresh request id and wait for its command_result (default true); false: seq 0, like an old host */
+    sequenced?: boolean
     /** estop: how long the button is held, s (default 0.3) */
     holdS?: number
     /** setCap */
@@ -114,6 +116,8 @@ export interface ScenarioExpect {
     maxOvershootMl?: number
     minInjectedMl?: number
     maxInjectedMl?: number
+    /** at most this much cement out of the needle went into leaks (all kinds), mL */
+    maxLeakedMl?: number
     maxPeakPressurePa?: number
     /** |reportedMl - encoder truth| at the end, mL */
     reportedWithinMl?: number
@@ -326,6 +330,10 @@ GROUPS.push((s, check) => {
     const ce = obj(s, "cement", "", ["mixedAtS", "preset", "temperatureC", "viscosityPaS", "viscosityScale", "preparedMl"])
     if (ce) {
         num(ce, "mixedAtS", "cement", { max: 0 })
+        // setup marks the cement with its age; the firmware refuses an age beyond its working time
+        const limitS = defaultConfig().workingLimitS
+        if (typeof ce.mixedAtS === "number" && ce.mixedAtS < -limitS)
+            fail("cement.mixedAtS", `${ce.mixedAtS} s: the firmware refuses cement older than its working time (mark_mixing age 0..${limitS} s)`)
         str(ce, "preset", "cement", { oneOf: Object.keys(CEMENT_PRESETS) })
         num(ce, "temperatureC", "cement", { min: 0, max: 60 })
         num(ce, "viscosityPaS", "cement", { gt: 0 })
@@ -395,12 +403,13 @@ GROUPS.push((s, check) => {
     ;(s.actions as unknown[]).forEach((a, i) => check(() => {
         const p = `actions[${i}]`
         if (!isObj(a)) fail(p, "must be an object")
-        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl", "ageS", "command", "args", "count", "rateHz"])
+        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl", "ageS", "command", "args", "count", "rateHz", "sequenced"])
         num(a, "atS", p, { required: true, min: 0 })
         if (typeof a.atS === "number" && a.atS > (s.durationS as number)) fail(`${p}.atS`, `is after durationS (${s.durationS})`)
         str(a, "do", p, { required: true, oneOf: ACTIONS })
         str(a, "via", p, { oneOf: ["pedal", "command", "button"] })
         bool(a, "confirm", p)
+        bool(a, "sequenced", p)
         bool(a, "override", p)
         bool(a, "on", p)
         num(a, "holdS", p, { min: 0.02, max: 30 })
@@ -445,13 +454,13 @@ GROUPS.push((s, check) => {
 })
 GROUPS.push((s, check) => {
     const ex = obj(s, "expect", "", [
-        "finalState", "finalReason", "transitions", "alarms", "noAlarms", "maxOvershootMl", "minInjectedMl", "maxInjectedMl",
+        "finalState", "finalReason", "transitions", "alarms", "noAlarms", "maxOvershootMl", "minInjectedMl", "maxInjectedMl", "maxLeakedMl",
         "maxPeakPressurePa", "reportedWithinMl", "stops", "rejected", "noOtherRejections",
     ])
     if (ex) {
         str(ex, "finalState", "expect", { oneOf: STATE_NAMES })
         str(ex, "finalReason", "expect")
-        for (const k of ["maxOvershootMl", "minInjectedMl", "maxInjectedMl", "maxPeakPressurePa", "reportedWithinMl"]) num(ex, k, "expect", { min: 0 })
+        for (const k of ["maxOvershootMl", "minInjectedMl", "maxInjectedMl", "maxLeakedMl", "maxPeakPressurePa", "reportedWithinMl"]) num(ex, k, "expect", { min: 0 })
         for (const k of ["transitions", "alarms", "noAlarms"])
             if (ex[k] !== undefined && !(Array.isArray(ex[k]) && (ex[k] as unknown[]).every(x => typeof x === "string")))
                 fail(`expect.${k}`, "must be an array of reason names")

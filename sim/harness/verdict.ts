@@ -7,6 +7,7 @@ import { BenchClient } from "./client"
 import { opName, reasonName, Telemetry } from "./injector"
 import { lowerState, ResultEvent, resultEvent, RunOptions, ScenarioResult, Trigger } from "./result"
 import { levelCapMl, Scenario } from "./scenario"
+import { leakShare } from "./view"
 import { FirmwareStart, SimSession } from "./session"
 
 export interface RunRecord {
@@ -171,6 +172,7 @@ export function judge(sc: Scenario, r: ScenarioResult): { pass: boolean; failure
     if (ex.maxOvershootMl !== undefined && r.overshootMl > ex.maxOvershootMl) f.push(`overshoot ${r.overshootMl} mL > ${ex.maxOvershootMl}`)
     if (ex.minInjectedMl !== undefined && r.injectedMl < ex.minInjectedMl) f.push(`injected ${r.injectedMl} mL < ${ex.minInjectedMl}`)
     if (ex.maxInjectedMl !== undefined && r.injectedMl > ex.maxInjectedMl) f.push(`injected ${r.injectedMl} mL > ${ex.maxInjectedMl}`)
+    if (ex.maxLeakedMl !== undefined && r.leakedMl > ex.maxLeakedMl) f.push(`${r.leakedMl} mL leaked (${leakShare(r)}) > ${ex.maxLeakedMl}`)
     if (ex.maxPeakPressurePa !== undefined && r.peakPressurePa > ex.maxPeakPressurePa) f.push(`peak pressure ${r.peakPressurePa} Pa > ${ex.maxPeakPressurePa}`)
     if (ex.reportedWithinMl !== undefined && !(Math.abs(r.reportedMl - r.encoderTruthMl) <= ex.reportedWithinMl))
         f.push(`reported ${r.reportedMl} mL vs encoder truth ${r.encoderTruthMl} mL: off by more than ${ex.reportedWithinMl}`)

@@ -20,6 +20,7 @@ import { ScenarioResult, ScenarioRunner } from "../harness/runner"
 import { FAULTS, loadScenario, ScenarioError, validateScenario } from "../harness/scenario"
 import { runLockstep } from "../lockstep/run"
 import { BenchDevice } from "../harness/servers"
+import { Telemetry } from "../harness/injector"
 import { ROOT } from "../harness/procs"
 
 const SCEN_DIR = join(ROOT, "sim", "scenarios")
@@ -94,10 +95,13 @@ describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SI
 
     before(() => mkdirSync(OUT, { recursive: true }))
 
+    const telemetryOf = new Map<string, { t0Wall: number; telemetry: Telemetry[] }>()
+
     async function run(name: string): Promise<ScenarioResult> {
         const file = join(SCEN_DIR, `${name}.json`)
         const r = await runLockstep(loadScenario(file), { file, firmware: process.env.SIM_FIRMWARE })
         roleTargets = r.session.device.roleTargets()
+        telemetryOf.set(name, { t0Wall: r.t0Wall, telemetry: r.telemetry })
         const result = r.result
         writeFileSync(join(OUT, `${name}.json`), JSON.stringify(result, null, 2) + "\n")
         results.set(name, result)
@@ -125,6 +129,19 @@ describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SI
         assert.ok(tr.indexOf("Started") < tr.indexOf("LeakSeen") && tr.indexOf("LeakSeen") < tr.indexOf("Estop"), tr.join(","))
         assert.equal(r.events.find(e => e.reason === "LeakSeen" && e.type === "transition")?.to, "paused")
         assert.equal(r.events.find(e => e.reason === "Estop" && e.type === "transition")?.to, "fault")
+    })
+
+    // ---- the demo (npm start)
+    test("FLOW-3/LEAK-1..4: c2-leak-managed (the demo): the cement's age reaches the firmware (240 s, no CementEarly); leak seen early, paused, resumed, cap; under 0.06 mL leaked", T, async () => {
+        const r = await run("c2-leak-managed")
+        verdict(r)
+        const { t0Wall, telemetry } = telemetryOf.get("c2-leak-managed")!
+        const first = telemetry.find(t => t.tHostMs >= t0Wall)
+        assert.ok(first, "telemetry after scenario time 0")
+        // mixed 240 s before scenario time 0; the report is at most a second after it
+        assert.ok(first!.cementAgeS >= 239.9 && first!.cementAgeS <= 241.5, `cement age in the firmware ${first!.cementAgeS} s, expected ~240 s`)
+        assert.ok(!r.events.some(e => e.type === "alarm" && e.reason === "CementEarly"), "no CementEarly alarm")
+        assert.ok(r.leakedMl > 0 && r.leakedMl <= 0.06, `leaked ${r.leakedMl} mL`)
     })
 
     // ---- normal fills per region (VOL-3)
