@@ -1,5 +1,5 @@
 // HOST-5 closed loop: the firmware in the DeviceScript VM runs a scenario
-// (`npm run sim`, devtools hub on 8081-8083) -> `injector bridge` -> a real
+// (`npm run sim -- --realtime`, devtools hub on 8081-8083) -> `injector bridge` -> a real
 // Mosquitto -> `injector archive`, with a fake injector as the second device
 // on the same hub (a second firmware VM on one hub is not something the
 // bench supports). The archiver and then the bridge are killed (SIGKILL) and
@@ -55,7 +55,7 @@ describe("MQTT bridge and archiver on the closed-loop simulator (firmware VM + a
     })
 
     test("HOST-5: simulator -> bridge -> Mosquitto -> archiver, both killed and restarted mid-run: archive = direct recording minus exactly the reported lost batches, 0 MQTT messages lost", async () => {
-        sim = spawn(process.execPath, ["--import", "tsx", "sim/run.ts", "sim/scenarios/c2-venous-leak.json", "--quiet", "--out", tmp("sim.json")], {
+        sim = spawn(process.execPath, ["--import", "tsx", "sim/run.ts", "sim/scenarios/c2-venous-leak.json", "--realtime", "--quiet", "--out", tmp("sim.json")], {
             cwd: ROOT,
             detached: true,
             stdio: ["ignore", "pipe", "pipe"],
