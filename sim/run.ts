@@ -35,6 +35,7 @@ options:
       --realtime       wall-clock run: devtools hub + VM process (ports 8081-8083)
       --rebuild        rebuild the firmware even if it looks current
       --firmware <f>   run this compiled bytecode (.devs) instead of src/main.ts
+                       (default: $SIM_FIRMWARE when set)
       --validate       only validate the scenario files
   -h, --help           this text
 
@@ -83,6 +84,8 @@ async function main(): Promise<number> {
         console.error("--out and --trace take one scenario; use --out-dir for several")
         return 2
     }
+    // SIM_FIRMWARE: the same override as the tests' (a host test runs this CLI)
+    values.firmware ??= process.env.SIM_FIRMWARE
     const seed = values.seed === undefined ? undefined : Number(values.seed)
     if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) {
         console.error(`--seed must be a non-negative integer, got ${values.seed}`)
