@@ -5,6 +5,9 @@
 //   npm start                        the default scenario (c2-leak-managed: a small venous
 //                                    leak seen early, pedal, resume, cap)
 //   npm start -- <name | file.json>  another one (a bare name: sim/scenarios/<name>.json)
+//   npm start -- --lockstep          on the virtual clock (fast, no hub: host tools cannot connect)
+// Real time by default: the devtools hub on tcp 127.0.0.1:8082 lets
+// `npx injector record / monitor / dashboard` watch the run.
 // The firmware is built first when needed (devicescript build src/main.ts).
 // Other options are those of `npm run sim -- --help`.
 import { spawn } from "node:child_process"
@@ -17,11 +20,12 @@ const args = process.argv.slice(2)
 const VALUED = new Set(["-o", "--out", "-d", "--out-dir", "-t", "--trace", "-s", "--seed", "--firmware"])
 const at = args.findIndex((a, i) => !a.startsWith("-") && !VALUED.has(args[i - 1]))
 const scenario = at >= 0 ? args[at] : "c2-leak-managed"
-const rest = args.filter((_, i) => i !== at)
+const lockstep = args.includes("--lockstep")
+const rest = args.filter((a, i) => i !== at && a !== "--lockstep")
 
 const child = spawn(
     process.execPath,
-    ["--import", "tsx", "sim/run.ts", scenario, "--live", "--out", "out/sim/start-result.json", ...rest],
+    ["--import", "tsx", "sim/run.ts", scenario, "--live", "--out", "out/sim/start-result.json", ...(lockstep ? [] : ["--realtime"]), ...rest],
     { cwd: root, stdio: "inherit" }
 )
 // Ctrl-C reaches the child through the terminal; the bench kills its hub and VM

@@ -9,7 +9,7 @@
 // lost batches exactly; no MQTT message may be lost.
 import { strict as assert } from "node:assert"
 import { ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { setPriority } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, test } from "node:test"
@@ -38,12 +38,15 @@ describe("MQTT bridge and archiver on the closed-loop simulator (firmware VM + a
     let watch: Subscriber
     const dir = tmp("archive")
     let simId = ""
+    let follow: NodeJS.Timeout | undefined
 
     before(async () => {
         broker = await startBroker()
         watch = await Subscriber.start(broker.url, ["injector/+/status"])
     })
     after(async () => {
+        // a failed run leaves the follower's interval: it would keep this file's process alive
+        clearInterval(follow)
         killAllCli()
         if (sim?.pid && sim.exitCode === null)
             try {
@@ -55,7 +58,10 @@ describe("MQTT bridge and archiver on the closed-loop simulator (firmware VM + a
     })
 
     test("HOST-5: simulator -> bridge -> Mosquitto -> archiver, both killed and restarted mid-run: archive = direct recording minus exactly the reported lost batches, 0 MQTT messages lost", async () => {
-        sim = spawn(process.execPath, ["--import", "tsx", "sim/run.ts", "sim/scenarios/c2-venous-leak.json", "--realtime", "--quiet", "--out", tmp("sim.json")], {
+        // c2-venous-leak kept running to its 30 s: the bridge restart below must find the hub still up
+        const scenario = JSON.parse(readFileSync(join(ROOT, "sim", "scenarios", "c2-venous-leak.json"), "utf8"))
+        writeFileSync(tmp("sim-scenario.json"), JSON.stringify({ ...scenario, name: "mqtt-sim", endWhenDone: false }))
+        sim = spawn(process.execPath, ["--import", "tsx", "sim/run.ts", tmp("sim-scenario.json"), "--realtime", "--quiet", "--out", tmp("sim.json")], {
             cwd: ROOT,
             detached: true,
             stdio: ["ignore", "pipe", "pipe"],
@@ -74,7 +80,7 @@ describe("MQTT bridge and archiver on the closed-loop simulator (firmware VM + a
         }
         // a direct recording of each firmware VM the bench starts (it starts a fresh one if a run fails to bind)
         const recs = new Map<string, { rec: CliProcess; file: string }>()
-        const follow = setInterval(() => {
+        follow = setInterval(() => {
             for (const b of bridges)
                 for (const m of b.all.matchAll(/found injector \S+ \(([0-9a-f]+)\)/g))
                     if (m[1] !== FAKE_ID && !recs.has(m[1])) {
