@@ -58,10 +58,14 @@ describe("MQTT bridge and archiver on the closed-loop simulator (firmware VM + a
     })
 
     test("HOST-5: simulator -> bridge -> Mosquitto -> archiver, both killed and restarted mid-run: archive = direct recording minus exactly the reported lost batches, 0 MQTT messages lost", async () => {
-        // c2-venous-leak kept running to its 30 s: the bridge restart below must find the hub still up
+        // c2-venous-leak started 10 s later: the hub is still up for the bridge's restart below, and
+        // the level (and its record) ends after it (a run that faults on a VM stall still ends
+        // early and is run again, so the run to the end has the most samples)
         const scenario = JSON.parse(readFileSync(join(ROOT, "sim", "scenarios", "c2-venous-leak.json"), "utf8"))
-        writeFileSync(tmp("sim-scenario.json"), JSON.stringify({ ...scenario, name: "mqtt-sim", endWhenDone: false }))
-        sim = spawn(process.execPath, ["--import", "tsx", "sim/run.ts", tmp("sim-scenario.json"), "--realtime", "--quiet", "--out", tmp("sim.json")], {
+        const scenarioFile = tmp("sim-scenario.json")
+        const later = scenario.actions.map((a: { atS: number }) => ({ ...a, atS: a.atS + 10 }))
+        writeFileSync(scenarioFile, JSON.stringify({ ...scenario, name: "mqtt-sim", durationS: scenario.durationS + 10, actions: later }))
+        sim = spawn(process.execPath, ["--import", "tsx", "sim/run.ts", scenarioFile, "--realtime", "--quiet", "--out", tmp("sim.json")], {
             cwd: ROOT,
             detached: true,
             stdio: ["ignore", "pipe", "pipe"],
