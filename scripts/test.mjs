@@ -20,6 +20,12 @@ function run(cmd, args) {
 
 let passed = 0
 let failed = 0
+const stages = []
+let t0 = Date.now()
+const stageDone = name => {
+    stages.push(`${name} ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+    t0 = Date.now()
+}
 
 console.log("== board builds")
 const boards = await run("node", ["scripts/build-boards.mjs"])
@@ -27,12 +33,14 @@ const mb = /boards: (\d+) built, (\d+) failed/.exec(boards.out)
 passed += mb ? +mb[1] : 0
 failed += mb ? +mb[2] : 1
 if (boards.code !== 0 && !(mb && +mb[2] > 0)) failed++
+stageDone("boards")
 
 console.log("\n== DeviceScript VM tests")
 const vm = await run("node", ["scripts/test-vm.mjs"])
 const mv = /vm: (\d+) passed, (\d+) failed/.exec(vm.out)
 passed += mv ? +mv[1] : 0
 failed += mv ? +mv[2] : 1
+stageDone("VM")
 
 const nodeTests = ["test/node", "sim/test", "host/test"]
     .filter(d => existsSync(d))
@@ -46,7 +54,9 @@ if (nodeTests.length) {
     passed += np ? +np[1] : 0
     failed += nf ? +nf[1] : 1
     if (nt.code !== 0 && !(nf && +nf[1] > 0)) failed++
+    stageDone("Node")
 }
 
+console.log(`\nstages: ${stages.join(", ")}`)
 console.log(`\ntotal: ${passed} passed, ${failed} failed`)
 process.exit(failed ? 1 : 0)

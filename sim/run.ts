@@ -35,6 +35,7 @@ options:
       --realtime       wall-clock run: devtools hub + VM process (ports 8081-8083)
       --rebuild        rebuild the firmware even if it looks current
       --firmware <f>   run this compiled bytecode (.devs) instead of src/main.ts
+                       (default: $SIM_FIRMWARE when set)
       --validate       only validate the scenario files
   -h, --help           this text
 
@@ -83,6 +84,8 @@ async function main(): Promise<number> {
         console.error("--out and --trace take one scenario; use --out-dir for several")
         return 2
     }
+    // SIM_FIRMWARE: the same override as the tests' (a host test runs this CLI)
+    values.firmware ??= process.env.SIM_FIRMWARE
     const seed = values.seed === undefined ? undefined : Number(values.seed)
     if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) {
         console.error(`--seed must be a non-negative integer, got ${values.seed}`)
@@ -107,7 +110,7 @@ async function main(): Promise<number> {
     }
     const log = values.quiet ? () => {} : (m: string) => console.error(m)
     const live = values.live && process.stdout.isTTY
-    const { formatLive, formatSummary } = await import("./harness/view")
+    const { formatLive, formatSummary, leakWarning } = await import("./harness/view")
     const { traceCsv } = await import("./harness/runner")
     let failed = false
     const report = (result: ScenarioResult, trace: Parameters<typeof traceCsv>[0], telemetry: Parameters<typeof traceCsv>[1], t0Wall: number) => {
@@ -122,7 +125,7 @@ async function main(): Promise<number> {
             mkdirSync(dirname(tracePath), { recursive: true })
             writeFileSync(tracePath, traceCsv(trace, telemetry, t0Wall))
         }
-        if (values.quiet) console.log(`${result.name}: ${result.verdict.pass ? "PASS" : "FAIL"}${result.verdict.pass ? "" : "  " + result.verdict.failures.join("; ")}`)
+        if (values.quiet) console.log(`${result.name}: ${result.verdict.pass ? "PASS" : "FAIL"}${result.verdict.pass ? "" : "  " + result.verdict.failures.join("; ")}${leakWarning(result)}`)
         else console.log(formatSummary(result))
         if (!result.ok) failed = true
     }

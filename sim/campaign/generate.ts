@@ -1,6 +1,7 @@
 // Randomized scenarios for the safety campaign (SIM-5). Every ingredient is
 // an ordinary scenario-file field (docs/simulator.md), so a generated case
 // and its shrunk form are plain scenario files that `npm run sim` replays.
+import { defaultConfig } from "../../src/core/config"
 import { LEVELS } from "../../src/core/levels"
 import { Rng } from "../model/rng"
 import { CEMENT_PRESETS, NEEDLE_GAUGES, SYRINGE_PRESETS } from "../model"
@@ -32,7 +33,7 @@ export function generateScenario(seed: number): Scenario {
         remoteMode: r.next() < 0.25,
         syringe: { preset: syringe },
         needle: { gauge: pick(r, gauges), lengthMm: round(uni(r, 80, 150), 0) },
-        cement: { preset: pick(r, Object.keys(CEMENT_PRESETS)), mixedAtS: -round(uni(r, 60, 520), 0) },
+        cement: { preset: pick(r, Object.keys(CEMENT_PRESETS)), mixedAtS: -round(uni(r, 60, defaultConfig().workingLimitS), 0) },
         vertebra: { tumorFactor: round(uni(r, 0.8, 6), 2), complianceMlPerKPa: round(uni(r, 0.0005, 0.004), 5) },
         actions: [],
         faults: [],

@@ -3,7 +3,7 @@
 // the firmware said (events, telemetry) and what the bench did (commands,
 // confirm presses). Never weakened to make a run pass: a known firmware
 // defect is listed in known-failing.json instead.
-import { Op, Reason, State } from "../../src/core/types"
+import { Op, Outcome, Reason, State } from "../../src/core/types"
 import { LEVELS, levelIndex } from "../../src/core/levels"
 import { FLAG_BENCH, InjectorEvent, Telemetry } from "../harness/injector"
 import { Scenario } from "../harness/scenario"
@@ -114,7 +114,10 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
     // ---- confirm: each start/resume and each cap raise above the preset follows a confirm request for that very command and a press
     const benchModeAt = telemetry.find(t => (t.flags & FLAG_BENCH) !== 0)
     const presses = run.confirmTimesMs.map(ms => hostS(run, ms))
-    const requests = events.filter(e => e.type === "confirmRequired").map(e => ({ tS: evS(e), command: e.command }))
+    // a confirm request: the confirm_required event (seq 0) or a "pending" command_result (sequenced)
+    const requests = events
+        .filter(e => e.type === "confirmRequired" || (e.type === "commandResult" && e.outcome === Outcome.Pending))
+        .map(e => ({ tS: evS(e), command: e.command }))
     // authorised: some confirm press before the effect answered a request for this very command
     // (the latest request at the moment of the press names it; a burst re-requests the same command)
     const authorised = (tS: number, op: number) =>

@@ -1,9 +1,10 @@
 // Host-side client of the firmware's Cement Injector service
 // (services/cementinjector.md): sends commands (never with ACK: DeviceScript
-// servers do not ACK; outcomes come back as events and telemetry), decodes
-// the batched `telemetry` report and the events.
+// servers do not ACK; every sequenced command is answered by a
+// `command_result` event, unsequenced ones by `rejected` / `confirm_required`),
+// decodes the batched `telemetry` report and the events.
 import { JDBus, JDDevice, JDService, jdpack, Packet, PACKET_PROCESS } from "jacdac-ts"
-import { Op, Reason, Reject, State } from "../../src/core/types"
+import { Op, Outcome, Reason, Reject, State } from "../../src/core/types"
 import { decodeEventFields, decodeTelemetry as hostDecodeTelemetry } from "../../host/lib/spec"
 
 export const SRV_CEMENT_INJECTOR = 0x1c7e1a55
@@ -53,7 +54,7 @@ export interface Telemetry {
     samples: TelemetrySample[]
 }
 
-export type InjectorEventType = "transition" | "alarm" | "rejected" | "confirmRequired" | "info" | "levelRecord"
+export type InjectorEventType = "transition" | "alarm" | "rejected" | "confirmRequired" | "commandResult" | "info" | "levelRecord"
 
 export interface InjectorEvent {
     tHostMs: number
@@ -64,10 +65,17 @@ export interface InjectorEvent {
     to?: State
     /** alarm action 1 warn .. 5 fault */
     action?: number
-    /** command code (rejected, confirmRequired) */
+    /** command code (rejected, confirmRequired, commandResult) */
     command?: number
     reject?: number
     value?: number
+    /** commandResult: the request id it answers, what became of the command, the state after it */
+    seq?: number
+    outcome?: Outcome
+    state?: State
+    /** commandResult: the allowed range (out_of_range / above_ceiling) or the hold left, ms (hold_not_elapsed); NaN otherwise */
+    lo?: number
+    hi?: number
     record?: {
         capMl: number
         volumeMl: number
@@ -87,6 +95,7 @@ export interface InjectorEvent {
 export const stateName = (s: number) => State[s] ?? `state${s}`
 export const reasonName = (r: number) => Reason[r] ?? `reason${r}`
 export const rejectName = (r: number) => Reject[r] ?? `reject${r}`
+export const outcomeName = (o: number) => (Outcome[o] ?? `outcome${o}`).toLowerCase()
 export const opName = (op: number) => {
     const full = op < 0x80 ? op | 0x80 : op
     return Op[full] ?? `op0x${op.toString(16)}`
@@ -139,6 +148,19 @@ export function decodeEvent(code: number, data: Uint8Array, tHostMs: number): In
             return { tHostMs, type: "rejected", reason: 0, command: f.command | 0x80, reject: f.reject }
         case "confirm_required":
             return { tHostMs, type: "confirmRequired", reason: Reason.ConfirmRequired, command: f.command | 0x80 }
+        case "command_result":
+            return {
+                tHostMs,
+                type: "commandResult",
+                reason: 0,
+                seq: f.seq,
+                command: f.command | 0x80,
+                outcome: f.outcome,
+                reject: f.reject,
+                state: f.state,
+                lo: num(f.lo),
+                hi: num(f.hi),
+            }
         case "info":
             return { tHostMs, type: "info", reason: f.reason, value: num(f.value) }
         case "level_record": {
@@ -180,7 +202,7 @@ export class InjectorLink {
     onEvent: (e: InjectorEvent) => void = () => {}
     /** when false, host commands are dropped (hostDisconnect fault) */
     connected = true
-    sent: { tHostMs: number; op: Op; args: number[]; dropped: boolean }[] = []
+    sent: { tHostMs: number; op: Op; args: number[]; dropped: boolean; seq: number }[] = []
 
     constructor(readonly bus: JDBus) {
         // listen at bus level: jacdac-ts may re-create a device's service
@@ -233,16 +255,25 @@ export class InjectorLink {
         }
     }
 
-    /** Send a command (no ACK). Returns false when dropped (host disconnected / no service). */
-    async send(op: Op, ...args: number[]): Promise<boolean> {
+    /** Send an unsequenced command (seq 0: answered only by rejected / confirm_required events). */
+    send(op: Op, ...args: number[]): Promise<boolean> {
+        return this.sendSeq(0, op, args)
+    }
+
+    /**
+     * Send a command with request id `seq` (no ACK; a sequenced command is
+     * answered by command_result, a repeat of the same seq is answered
+     * again, never executed twice). Returns false when dropped (host
+     * disconnected / no service).
+     */
+    async sendSeq(seq: number, op: Op, args: number[] = []): Promise<boolean> {
         const fmt = ARG_FORMATS[op]
         const srv = this.service
         const dropped = !this.connected || !srv
-        this.sent.push({ tHostMs: performance.now(), op, args, dropped })
+        this.sent.push({ tHostMs: performance.now(), op, args, dropped, seq })
         if (dropped) return false
-        // every command starts with the request id; 0 = unsequenced (answered
-        // by the rejected / confirm_required events)
-        const data = jdpack(fmt ? `u32 ${fmt}` : "u32", [0, ...args])
+        // every command starts with the request id
+        const data = jdpack(fmt ? `u32 ${fmt}` : "u32", [seq, ...args])
         await srv!.sendPacketAsync(Packet.from(op, data), false)
         return true
     }

@@ -59,6 +59,8 @@ export interface ScenarioAction {
     via?: "pedal" | "command" | "button"
     /** press the confirm button when the firmware asks for it (default true) */
     confirm?: boolean
+    /** send the command with a fresh request id and wait for its command_result (default true); false: seq 0, like an old host */
+    sequenced?: boolean
     /** estop: how long the button is held, s (default 0.3) */
     holdS?: number
     /** setCap */
@@ -114,6 +116,8 @@ export interface ScenarioExpect {
     maxOvershootMl?: number
     minInjectedMl?: number
     maxInjectedMl?: number
+    /** at most this much cement out of the needle went into leaks (all kinds), mL */
+    maxLeakedMl?: number
     maxPeakPressurePa?: number
     /** |reportedMl - encoder truth| at the end, mL */
     reportedWithinMl?: number
@@ -180,42 +184,52 @@ class FieldError extends Error {}
 
 type Obj = Record<string, unknown>
 
+/** A structural error (not an object, not an array): the checks below it cannot run. */
 function fail(path: string, msg: string): never {
     throw new FieldError(`${path}: ${msg}`)
+}
+/** Errors of the current validation; null outside one (report then throws like fail). */
+let collected: string[] | null = null
+/** A field's error: recorded, and the other fields (of the same action too) are still checked. */
+function report(path: string, msg: string): void {
+    const m = `${path}: ${msg}`
+    if (collected) collected.push(m)
+    else throw new FieldError(m)
 }
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v)
 
 function checkKeys(o: Obj, path: string, allowed: string[]) {
     for (const k of Object.keys(o))
         if (!allowed.includes(k) && !k.startsWith("$") && k !== "comment")
-            fail(`${path}${path ? "." : ""}${k}`, `unknown field (allowed: ${allowed.join(", ")})`)
+            report(`${path}${path ? "." : ""}${k}`, `unknown field (allowed: ${allowed.join(", ")})`)
 }
 function num(o: Obj, k: string, path: string, opt: { min?: number; max?: number; int?: boolean; required?: boolean; gt?: number } = {}) {
     const v = o[k]
     const p = `${path}${path ? "." : ""}${k}`
     if (v === undefined) {
-        if (opt.required) fail(p, "is required")
+        if (opt.required) report(p, "is required")
         return
     }
-    if (typeof v !== "number" || !Number.isFinite(v)) fail(p, `must be a finite number, got ${JSON.stringify(v)}`)
-    if (opt.int && !Number.isInteger(v)) fail(p, `must be an integer, got ${v}`)
-    if (opt.min !== undefined && v < opt.min) fail(p, `must be >= ${opt.min}, got ${v}`)
-    if (opt.gt !== undefined && v <= opt.gt) fail(p, `must be > ${opt.gt}, got ${v}`)
-    if (opt.max !== undefined && v > opt.max) fail(p, `must be <= ${opt.max}, got ${v}`)
+    // one error per field: the first that applies
+    if (typeof v !== "number" || !Number.isFinite(v)) return report(p, `must be a finite number, got ${JSON.stringify(v)}`)
+    if (opt.int && !Number.isInteger(v)) return report(p, `must be an integer, got ${v}`)
+    if (opt.min !== undefined && v < opt.min) return report(p, `must be >= ${opt.min}, got ${v}`)
+    if (opt.gt !== undefined && v <= opt.gt) return report(p, `must be > ${opt.gt}, got ${v}`)
+    if (opt.max !== undefined && v > opt.max) report(p, `must be <= ${opt.max}, got ${v}`)
 }
 function str(o: Obj, k: string, path: string, opt: { oneOf?: readonly string[]; required?: boolean } = {}) {
     const v = o[k]
     const p = `${path}${path ? "." : ""}${k}`
     if (v === undefined) {
-        if (opt.required) fail(p, "is required")
+        if (opt.required) report(p, "is required")
         return
     }
-    if (typeof v !== "string") fail(p, `must be a string, got ${JSON.stringify(v)}`)
-    if (opt.oneOf && !opt.oneOf.includes(v)) fail(p, `must be one of ${opt.oneOf.join(", ")}, got "${v}"`)
+    if (typeof v !== "string") return report(p, `must be a string, got ${JSON.stringify(v)}`)
+    if (opt.oneOf && !opt.oneOf.includes(v)) report(p, `must be one of ${opt.oneOf.join(", ")}, got "${v}"`)
 }
 function bool(o: Obj, k: string, path: string) {
     const v = o[k]
-    if (v !== undefined && typeof v !== "boolean") fail(`${path}${path ? "." : ""}${k}`, `must be true or false, got ${JSON.stringify(v)}`)
+    if (v !== undefined && typeof v !== "boolean") report(`${path}${path ? "." : ""}${k}`, `must be true or false, got ${JSON.stringify(v)}`)
 }
 function obj(o: Obj, k: string, path: string, keys: string[]): Obj | undefined {
     const v = o[k]
@@ -246,7 +260,12 @@ export function validateScenario(raw: unknown): Scenario {
     // validateInto stops at the first error of a field group; run the groups separately
     if (isObj(raw)) {
         errors.length = 0
-        for (const g of GROUPS) check(() => g(raw, check))
+        collected = errors
+        try {
+            for (const g of GROUPS) check(() => g(raw, check))
+        } finally {
+            collected = null
+        }
     }
     if (errors.length) throw new ScenarioError(errors)
     return raw as unknown as Scenario
@@ -268,7 +287,7 @@ GROUPS.push(s =>
 )
 GROUPS.push((s, check) => {
     str(s, "name", "", { required: true })
-    if (!/^[A-Za-z0-9._-]+$/.test(s.name as string)) fail("name", "use letters, digits, '.', '_' and '-' only")
+    if (typeof s.name === "string" && !/^[A-Za-z0-9._-]+$/.test(s.name)) report("name", "use letters, digits, '.', '_' and '-' only")
     str(s, "description", "")
 })
 GROUPS.push((s, check) => {
@@ -277,15 +296,15 @@ GROUPS.push((s, check) => {
 })
 GROUPS.push((s, check) => {
     str(s, "level", "", { required: true })
-    if (levelIndex(s.level as string) < 0) fail("level", `unknown level "${s.level}" (C1..C7, T1..T12, L1..L5, S1)`)
+    if (typeof s.level === "string" && levelIndex(s.level) < 0) report("level", `unknown level "${s.level}" (C1..C7, T1..T12, L1..L5, S1)`)
 })
 GROUPS.push((s, check) => {
     num(s, "capMl", "", { gt: 0, max: DEVICE_MAX_CAP_ML })
     const li = levelIndex(String(s.level))
     if (li >= 0 && typeof s.capMl === "number") {
-        if (s.capMl > LEVELS[li].ceilingMl) fail("capMl", `must be <= ${LEVELS[li].ceilingMl} (the ceiling of level ${s.level}), got ${s.capMl}`)
+        if (s.capMl > LEVELS[li].ceilingMl) report("capMl", `must be <= ${LEVELS[li].ceilingMl} (the ceiling of level ${s.level}), got ${s.capMl}`)
         if (s.capMl > LEVELS[li].capMl && s.capOverride !== true)
-            fail("capMl", `${s.capMl} is above level ${s.level}'s preset cap ${LEVELS[li].capMl}: set "capOverride": true (confirmed at setup)`)
+            report("capMl", `${s.capMl} is above level ${s.level}'s preset cap ${LEVELS[li].capMl}: set "capOverride": true (confirmed at setup)`)
     }
     bool(s, "capOverride", "")
 })
@@ -316,7 +335,7 @@ GROUPS.push((s, check) => {
     if (nd) {
         num(nd, "gauge", "needle", { int: true })
         if (nd.gauge !== undefined && !NEEDLE_GAUGES[nd.gauge as number])
-            fail("needle.gauge", `no preset for gauge ${nd.gauge} (known: ${Object.keys(NEEDLE_GAUGES).join(", ")}); give innerDiameterMm`)
+            report("needle.gauge", `no preset for gauge ${nd.gauge} (known: ${Object.keys(NEEDLE_GAUGES).join(", ")}); give innerDiameterMm`)
         num(nd, "lengthMm", "needle", { gt: 0, max: 500 })
         str(nd, "wall", "needle", { oneOf: ["regular", "thin"] })
         num(nd, "innerDiameterMm", "needle", { gt: 0, max: 10 })
@@ -326,6 +345,10 @@ GROUPS.push((s, check) => {
     const ce = obj(s, "cement", "", ["mixedAtS", "preset", "temperatureC", "viscosityPaS", "viscosityScale", "preparedMl"])
     if (ce) {
         num(ce, "mixedAtS", "cement", { max: 0 })
+        // setup marks the cement with its age; the firmware refuses an age beyond its working time
+        const limitS = defaultConfig().workingLimitS
+        if (typeof ce.mixedAtS === "number" && ce.mixedAtS < -limitS)
+            report("cement.mixedAtS", `${ce.mixedAtS} s: the firmware refuses cement older than its working time (mark_mixing age 0..${limitS} s)`)
         str(ce, "preset", "cement", { oneOf: Object.keys(CEMENT_PRESETS) })
         num(ce, "temperatureC", "cement", { min: 0, max: 60 })
         num(ce, "viscosityPaS", "cement", { gt: 0 })
@@ -353,7 +376,7 @@ GROUPS.push((s, check) => {
             num(l, "resistanceFactor", p, { required: true, gt: 0 })
             num(l, "atMl", p, { min: 0 })
             num(l, "atS", p, { min: 0 })
-            if (l.atMl === undefined && l.atS === undefined) fail(p, "needs atMl or atS")
+            if (l.atMl === undefined && l.atS === undefined) report(p, "needs atMl or atS")
         }))
     }
 })
@@ -363,7 +386,7 @@ GROUPS.push((s, check) => {
         num(bl, "factor", "blockage", { required: true, gt: 0 })
         num(bl, "atS", "blockage", { min: 0 })
         num(bl, "atMl", "blockage", { min: 0 })
-        if (bl.atS === undefined && bl.atMl === undefined) fail("blockage", "needs atS or atMl")
+        if (bl.atS === undefined && bl.atMl === undefined) report("blockage", "needs atS or atMl")
     }
 })
 GROUPS.push((s, check) => {
@@ -395,12 +418,13 @@ GROUPS.push((s, check) => {
     ;(s.actions as unknown[]).forEach((a, i) => check(() => {
         const p = `actions[${i}]`
         if (!isObj(a)) fail(p, "must be an object")
-        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl", "ageS", "command", "args", "count", "rateHz"])
+        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl", "ageS", "command", "args", "count", "rateHz", "sequenced"])
         num(a, "atS", p, { required: true, min: 0 })
-        if (typeof a.atS === "number" && a.atS > (s.durationS as number)) fail(`${p}.atS`, `is after durationS (${s.durationS})`)
+        if (typeof a.atS === "number" && a.atS > (s.durationS as number)) report(`${p}.atS`, `is after durationS (${s.durationS})`)
         str(a, "do", p, { required: true, oneOf: ACTIONS })
         str(a, "via", p, { oneOf: ["pedal", "command", "button"] })
         bool(a, "confirm", p)
+        bool(a, "sequenced", p)
         bool(a, "override", p)
         bool(a, "on", p)
         num(a, "holdS", p, { min: 0.02, max: 30 })
@@ -411,15 +435,15 @@ GROUPS.push((s, check) => {
             str(a, "name", p, { required: true, oneOf: Object.keys(THRESHOLD_IDS) })
             num(a, "value", p, { required: true })
         }
-        if (a.do === "setRemoteMode" || a.do === "setBenchMode") if (a.on === undefined) fail(`${p}.on`, "is required")
+        if (a.do === "setRemoteMode" || a.do === "setBenchMode") if (a.on === undefined) report(`${p}.on`, "is required")
         if (a.do === "setLevel") {
             str(a, "level", p, { required: true })
-            if (levelIndex(a.level as string) < 0) fail(`${p}.level`, `unknown level "${a.level}"`)
+            if (typeof a.level === "string" && levelIndex(a.level) < 0) report(`${p}.level`, `unknown level "${a.level}"`)
         }
         if (a.do === "burst") {
             str(a, "command", p, { required: true, oneOf: OP_NAMES })
             if (a.args !== undefined && !(Array.isArray(a.args) && a.args.every(x => typeof x === "number")))
-                fail(`${p}.args`, "must be an array of numbers")
+                report(`${p}.args`, "must be an array of numbers")
             num(a, "count", p, { required: true, int: true, min: 1, max: 1000 })
             num(a, "rateHz", p, { required: true, gt: 0, max: 1000 })
         }
@@ -434,7 +458,7 @@ GROUPS.push((s, check) => {
             if (!isObj(f)) fail(p, "must be an object")
             checkKeys(f, p, ["atS", "kind", "forS", "counts", "factor", "volumeMl"])
             num(f, "atS", p, { required: true, min: 0 })
-            if (typeof f.atS === "number" && f.atS > (s.durationS as number)) fail(`${p}.atS`, `is after durationS (${s.durationS})`)
+            if (typeof f.atS === "number" && f.atS > (s.durationS as number)) report(`${p}.atS`, `is after durationS (${s.durationS})`)
             str(f, "kind", p, { required: true, oneOf: FAULTS })
             num(f, "forS", p, { gt: 0 })
             num(f, "counts", p, { int: true })
@@ -445,20 +469,20 @@ GROUPS.push((s, check) => {
 })
 GROUPS.push((s, check) => {
     const ex = obj(s, "expect", "", [
-        "finalState", "finalReason", "transitions", "alarms", "noAlarms", "maxOvershootMl", "minInjectedMl", "maxInjectedMl",
+        "finalState", "finalReason", "transitions", "alarms", "noAlarms", "maxOvershootMl", "minInjectedMl", "maxInjectedMl", "maxLeakedMl",
         "maxPeakPressurePa", "reportedWithinMl", "stops", "rejected", "noOtherRejections",
     ])
     if (ex) {
         str(ex, "finalState", "expect", { oneOf: STATE_NAMES })
         str(ex, "finalReason", "expect")
-        for (const k of ["maxOvershootMl", "minInjectedMl", "maxInjectedMl", "maxPeakPressurePa", "reportedWithinMl"]) num(ex, k, "expect", { min: 0 })
+        for (const k of ["maxOvershootMl", "minInjectedMl", "maxInjectedMl", "maxLeakedMl", "maxPeakPressurePa", "reportedWithinMl"]) num(ex, k, "expect", { min: 0 })
         for (const k of ["transitions", "alarms", "noAlarms"])
             if (ex[k] !== undefined && !(Array.isArray(ex[k]) && (ex[k] as unknown[]).every(x => typeof x === "string")))
                 fail(`expect.${k}`, "must be an array of reason names")
         if (ex.stops !== undefined) {
             if (!isObj(ex.stops)) fail("expect.stops", "must be an object keyed by trigger")
             for (const [k, v] of Object.entries(ex.stops)) {
-                if (!STOP_TRIGGERS.includes(k as StopTrigger)) fail(`expect.stops.${k}`, `unknown trigger (one of ${STOP_TRIGGERS.join(", ")})`)
+                if (!STOP_TRIGGERS.includes(k as StopTrigger)) report(`expect.stops.${k}`, `unknown trigger (one of ${STOP_TRIGGERS.join(", ")})`)
                 if (!isObj(v)) fail(`expect.stops.${k}`, "must be an object")
                 checkKeys(v, `expect.stops.${k}`, ["maxLatencyMs", "maxAfterflowMl", "firmwareReason"])
             }

@@ -19,6 +19,7 @@ export interface LockstepRunOptions {
     seed?: number
     trace?: boolean
     log?: (m: string) => void
+    /** run this bytecode (.devs) instead of src/main.ts (default: $SIM_FIRMWARE when set) */
     firmware?: string
     onView?: (v: LiveView) => void
     /** called on the virtual clock once the run is set up (invariant monitors) */
@@ -50,7 +51,7 @@ export async function runLockstep(sc: Scenario, o: LockstepRunOptions = {}): Pro
     resetWorld(seed)
     const w0 = wallMs()
     const { value: session } = await runVirtual(() =>
-        LockstepSession.open({ seed, transport: scenarioTransport(sc), log: o.log, firmware: o.firmware })
+        LockstepSession.open({ seed, transport: scenarioTransport(sc), log: o.log, firmware: o.firmware ?? process.env.SIM_FIRMWARE })
     )
     try {
         o.onSession?.(session)

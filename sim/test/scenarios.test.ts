@@ -16,10 +16,12 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { after, before, describe, test } from "node:test"
 import { literatureChecks } from "../model"
-import { ScenarioResult, ScenarioRunner } from "../harness/runner"
+import { ScenarioResult } from "../harness/runner"
 import { FAULTS, loadScenario, ScenarioError, validateScenario } from "../harness/scenario"
 import { runLockstep } from "../lockstep/run"
 import { BenchDevice } from "../harness/servers"
+import { Telemetry } from "../harness/injector"
+import { defaultConfig } from "../../src/core/config"
 import { ROOT } from "../harness/procs"
 
 const SCEN_DIR = join(ROOT, "sim", "scenarios")
@@ -54,6 +56,28 @@ describe("scenario files (SIM-2, SIM-3)", () => {
         for (const [s, re] of bad) assert.throws(() => validateScenario(s), (e: Error) => e instanceof ScenarioError && re.test(e.message), JSON.stringify(s))
     })
 
+    test("SIM-2: one action or fault with several bad fields reports each of them, all at once", () => {
+        const base = { name: "x", durationS: 5, level: "C5", actions: [] as unknown[], faults: [] as unknown[] }
+        const sc = {
+            ...base,
+            actions: [{ atS: -1, do: "setCap", capMl: "big", bogus: 1, confirm: "yes" }],
+            faults: [{ atS: 9, kind: "encoderScale", factor: 3, forS: 0, extra: true }],
+        }
+        let msgs: string[] = []
+        assert.throws(() => validateScenario(sc), (e: Error) => e instanceof ScenarioError && ((msgs = e.errors), true))
+        for (const want of [
+            /^actions\[0\]\.bogus: unknown field/,
+            /^actions\[0\]\.atS: must be >= 0/,
+            /^actions\[0\]\.capMl: must be a finite number/,
+            /^actions\[0\]\.confirm: must be true or false/,
+            /^faults\[0\]\.extra: unknown field/,
+            /^faults\[0\]\.atS: is after durationS/,
+            /^faults\[0\]\.forS: must be > 0/,
+            /^faults\[0\]\.factor: must be <= 2/,
+        ])
+            assert.ok(msgs.some(m => want.test(m)), `${want} not among:\n${msgs.join("\n")}`)
+        assert.equal(msgs.length, 8, msgs.join("\n"))
+    })
     test("SIM-3: the library has >= 15 scenarios covering regions, leaks, blockage, metastatic body, late cement and every FAULT kind", () => {
         const scs = files.map(f => loadScenario(join(SCEN_DIR, f)))
         assert.ok(scs.length >= 15, `${scs.length} scenarios`)
@@ -67,7 +91,8 @@ describe("scenario files (SIM-2, SIM-3)", () => {
         assert.ok(scs.some(s => s.leaks?.length && !s.actions.some(a => a.do === "leakSeen")), "unnoticed leak")
         assert.ok(scs.some(s => s.blockage), "blockage")
         assert.ok(scs.some(s => (s.vertebra?.tumorFactor ?? 1) > 3), "metastatic body")
-        assert.ok(scs.some(s => (s.cement?.mixedAtS ?? 0) < -480), "late cement")
+        // late: past the firmware's setting warning (it refuses cement past its working time at setup)
+        assert.ok(scs.some(s => (s.cement?.mixedAtS ?? 0) <= -defaultConfig().settingWarnS), "late cement")
         const faultKinds = new Set(scs.flatMap(s => (s.faults ?? []).map(f => f.kind)))
         // the campaign's fault kinds (encoderReset/Scale, handMove, loadCellLow) are covered by sim/test/campaign.test.ts
         const campaignOnly = ["encoderReset", "encoderScale", "handMove", "loadCellLow"]
@@ -94,10 +119,13 @@ describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SI
 
     before(() => mkdirSync(OUT, { recursive: true }))
 
+    const telemetryOf = new Map<string, { t0Wall: number; telemetry: Telemetry[] }>()
+
     async function run(name: string): Promise<ScenarioResult> {
         const file = join(SCEN_DIR, `${name}.json`)
         const r = await runLockstep(loadScenario(file), { file, firmware: process.env.SIM_FIRMWARE })
         roleTargets = r.session.device.roleTargets()
+        telemetryOf.set(name, { t0Wall: r.t0Wall, telemetry: r.telemetry })
         const result = r.result
         writeFileSync(join(OUT, `${name}.json`), JSON.stringify(result, null, 2) + "\n")
         results.set(name, result)
@@ -125,6 +153,19 @@ describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SI
         assert.ok(tr.indexOf("Started") < tr.indexOf("LeakSeen") && tr.indexOf("LeakSeen") < tr.indexOf("Estop"), tr.join(","))
         assert.equal(r.events.find(e => e.reason === "LeakSeen" && e.type === "transition")?.to, "paused")
         assert.equal(r.events.find(e => e.reason === "Estop" && e.type === "transition")?.to, "fault")
+    })
+
+    // ---- the demo (npm start)
+    test("FLOW-3/LEAK-1..4: c2-leak-managed (the demo): the cement's age reaches the firmware (240 s, no CementEarly); leak seen early, paused, resumed, cap; under 0.06 mL leaked", T, async () => {
+        const r = await run("c2-leak-managed")
+        verdict(r)
+        const { t0Wall, telemetry } = telemetryOf.get("c2-leak-managed")!
+        const first = telemetry.find(t => t.tHostMs >= t0Wall)
+        assert.ok(first, "telemetry after scenario time 0")
+        // mixed 240 s before scenario time 0; the report is at most a second after it
+        assert.ok(first!.cementAgeS >= 239.9 && first!.cementAgeS <= 241.5, `cement age in the firmware ${first!.cementAgeS} s, expected ~240 s`)
+        assert.ok(!r.events.some(e => e.type === "alarm" && e.reason === "CementEarly"), "no CementEarly alarm")
+        assert.ok(r.leakedMl > 0 && r.leakedMl <= 0.06, `leaked ${r.leakedMl} mL`)
     })
 
     // ---- normal fills per region (VOL-3)
@@ -265,6 +306,18 @@ describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SI
     test("FAULT-6/7: c3-bad-commands: bad input rejected with reasons, state unchanged, then a normal fill", T, async () => {
         const r = await run("c3-bad-commands")
         verdict(r)
+        // the command contract: every sequenced command answered once at least, seqs 1..N with none missing
+        const answered = new Set(r.events.filter(e => e.type === "commandResult").map(e => e.seq!))
+        const maxSeq = Math.max(...answered)
+        for (let q = 1; q <= maxSeq; q++) assert.ok(answered.has(q), `seq ${q} has no command_result`)
+        const flow = r.events.find(e => e.type === "commandResult" && e.command === "SetFlow" && e.outcome === "rejected")
+        assert.ok(flow && flow.lo === 0.5 && flow.hi === 6, `the out-of-range answer carries the allowed range: ${JSON.stringify(flow)}`)
+        assert.ok(r.rejected.filter(x => x.seq > 0).length === 4, JSON.stringify(r.rejected))
+        // an old host's seq 0: answered by the rejected event, listed with seq 0
+        assert.deepEqual(
+            r.rejected.filter(x => x.seq === 0).map(x => [x.command, x.reason]),
+            [["SetFlow", "OutOfRange"]]
+        )
     })
     test("FAULT-7: c2-bench-mode: with bench mode on, start/resume need no confirm press", T, async () => {
         const r = await run("c2-bench-mode")
