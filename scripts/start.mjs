@@ -6,6 +6,8 @@
 //                                    leak seen early, pedal, resume, cap)
 //   npm start -- <name | file.json>  another one (a bare name: sim/scenarios/<name>.json)
 //   npm start -- --lockstep          on the virtual clock (fast, no hub: host tools cannot connect)
+//   npm start -- --interactive [name]  set up and armed, then driven by hand until Ctrl-C:
+//                                    npx injector send ..., npx injector sim press confirm|leak-pedal|estop
 // Real time by default: the devtools hub on tcp 127.0.0.1:8082 lets
 // `npx injector record / monitor / dashboard` watch the run.
 // The firmware is built first when needed (devicescript build src/main.ts).
@@ -21,13 +23,13 @@ const VALUED = new Set(["-o", "--out", "-d", "--out-dir", "-t", "--trace", "-s",
 const at = args.findIndex((a, i) => !a.startsWith("-") && !VALUED.has(args[i - 1]))
 const scenario = at >= 0 ? args[at] : "c2-leak-managed"
 const lockstep = args.includes("--lockstep")
-const rest = args.filter((a, i) => i !== at && a !== "--lockstep")
+const interactive = args.includes("--interactive")
+const rest = args.filter((a, i) => i !== at && a !== "--lockstep" && a !== "--interactive")
 
-const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "sim/run.ts", scenario, "--live", "--out", "out/sim/start-result.json", ...(lockstep ? [] : ["--realtime"]), ...rest],
-    { cwd: root, stdio: "inherit" }
-)
+const argv = interactive
+    ? ["--import", "tsx", "sim/interactive.ts", ...(at >= 0 ? [scenario] : []), ...rest]
+    : ["--import", "tsx", "sim/run.ts", scenario, "--live", "--out", "out/sim/start-result.json", ...(lockstep ? [] : ["--realtime"]), ...rest]
+const child = spawn(process.execPath, argv, { cwd: root, stdio: "inherit" })
 // Ctrl-C reaches the child through the terminal; the bench kills its hub and VM
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig))
 child.on("exit", code => process.exit(code === null ? 1 : code))

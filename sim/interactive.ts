@@ -156,7 +156,7 @@ async function main(): Promise<number> {
         for (let attempt = 1; ; attempt++) {
             try {
                 // a retry first clears a fault (e.g. a stale sensor after a VM stall on a loaded machine)
-                await runner.setup(sc, attempt > 1)
+                await runner.bench.setup(sc, attempt > 1)
                 break
             } catch (e) {
                 if (attempt >= 3) throw e

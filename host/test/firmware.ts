@@ -150,7 +150,7 @@ export class Firmware {
         for (let attempt = 1; ; attempt++) {
             try {
                 if (!this.calibrated) this.session.installRig({ seed: 1001 })
-                await this.runner.setup(sc, this.calibrated)
+                await this.runner.bench.setup(sc, this.calibrated)
                 break
             } catch (e) {
                 // the simulator's setup waits briefly for each answer; on a loaded machine it can miss one
