@@ -141,15 +141,42 @@ export function formatReport(r: CampaignReport): string {
 }
 
 async function main() {
-    const { values } = parseArgs({
-        options: {
-            runs: { type: "string", default: "200" },
-            seed: { type: "string", default: "1" },
-            workers: { type: "string", default: String(availableParallelism()) },
-            "no-shrink": { type: "boolean", default: false },
-            json: { type: "string" },
-        },
-    })
+    let parsed
+    try {
+        parsed = parseArgs({
+            options: {
+                runs: { type: "string", default: "200" },
+                seed: { type: "string", default: "1" },
+                workers: { type: "string", default: String(availableParallelism()) },
+                "no-shrink": { type: "boolean", default: false },
+                json: { type: "string" },
+                help: { type: "boolean", short: "h", default: false },
+            },
+        })
+    } catch (e) {
+        console.error(`npm run campaign: ${(e as Error).message} (see --help)`)
+        process.exit(2)
+    }
+    const { values } = parsed
+    if (values.help) {
+        console.log(`npm run campaign -- [--runs N] [--seed S] [--workers K] [--no-shrink] [--json report.json]
+
+Generates N randomized scenarios from seed S (operator actions, an adversarial
+host, faults, encoder anomalies, restarts, syringes, cements, leaks), runs each
+lockstep against the firmware in worker processes, and checks the invariants on
+the plant's physical truth at every step. A violating run is shrunk to a minimal
+scenario file in out/campaign/<invariant>.json that \`npm run sim\` replays.
+
+  --runs N        runs (default 200)
+  --seed S        campaign seed; run i uses seed S*100000+i (default 1)
+  --workers K     worker processes (default: one per core)
+  --no-shrink     report violations without shrinking them
+  --json FILE     write the whole report as JSON
+
+Known firmware defects are listed in sim/campaign/known-failing.json.
+Exit: 0 no violation outside the known-failing list, 1 otherwise, 2 usage.`)
+        process.exit(0)
+    }
     const runs = Number(values.runs)
     const seed = Number(values.seed)
     const workers = Number(values.workers)
