@@ -125,7 +125,11 @@ describe("calibrate against the firmware in the VM (BOARD-3)", () => {
     test("BOARD-3: the guided flow on a fresh device: tare, known mass, calibration drive, measured volume, each confirmed on the device; flags 7, and the load cell then reads the known mass", async () => {
         const before = await fw.fresh()
         assert.equal(before.flags & FLAG_CAL_ALL, 0, "a fresh flash holds no calibration")
-        const r = await session(["--counts", String(COUNTS)])
+        const r = await fw.attempt("calibrate", async () => {
+            await fw.clearFault()
+            fw.commands.length = 0
+            return session(["--counts", String(COUNTS)])
+        })
         assert.equal(r.code, 0, r.out)
         assert.equal(r.confirms, 4, "tare, calibrate_gain, calibration_drive, calibrate_volume each waited for the local confirm")
         assert.deepEqual(
@@ -151,9 +155,11 @@ describe("calibrate against the firmware in the VM (BOARD-3)", () => {
 
     test("BOARD-3: a collected volume far from what the drive displaced is rejected by the device with its reason: exit 1, the volume step stays as it was", async () => {
         const before = await fw.fresh()
-        fw.commands.length = 0
         // a third of the displaced volume: far outside the device's plausible band
-        const r = await session(["--step", "volume", "--counts", String(COUNTS)], ul => ul / 3)
+        const r = await fw.attempt("calibrate volume", async () => {
+            await fw.clearFault()
+            return session(["--step", "volume", "--counts", String(COUNTS)], ul => ul / 3)
+        })
         assert.equal(r.code, 1, r.out)
         assertMoved(r.out)
         assert.match(r.out, /rejected by the device: implausible \(the calibration result is implausible\)/)

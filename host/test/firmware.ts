@@ -17,7 +17,7 @@ import { ScenarioRunner } from "../../sim/harness/runner"
 import { rigConfig, Scenario, validateScenario } from "../../sim/harness/scenario"
 import { BenchSession } from "../../sim/harness/session"
 import { Telemetry, InjectorEvent } from "../../sim/harness/injector"
-import { Reason, State } from "../../src/core/types"
+import { Op, Reason, State } from "../../src/core/types"
 import { CEMENT_INJECTOR_CLASS, TELEMETRY_REPORT, commands, decodeEventFields, decodeTelemetry, describeEvent, opName } from "../lib/spec"
 
 export const FIRMWARE_TCP = "127.0.0.1:8082"
@@ -83,9 +83,9 @@ export class Firmware {
     commands: SeenCommand[] = []
     /** command_result events seen on the bus (one per answer, repeats of one event counted once) */
     answers: SeenAnswer[] = []
-    /** every telemetry batch the firmware sent (cleared by ready()) */
+    /** every telemetry batch the firmware sent (kept across ready(): select a window by tMs) */
     batches: SentBatch[] = []
-    /** every event the firmware sent (cleared by ready()) */
+    /** every event the firmware sent (kept across ready(): select a window by tMs) */
     sentEvents: SentEvent[] = []
     private calibrated = false
 
@@ -189,14 +189,14 @@ export class Firmware {
                 console.error(`firmware fixture: setup failed (${(e as Error).message}); again`)
                 this.calibrated = this.calibrated && this.latest !== undefined
                 await sleep(500)
+                // a spurious stale fault latched while the VM stalled: cleared as an operator would
+                await this.clearFault().catch(err => console.error(`firmware fixture: ${(err as Error).message}`))
             }
         }
         this.calibrated = true
         this.session.installRig(rigConfig(sc))
         this.commands.length = 0
         this.answers.length = 0
-        this.batches.length = 0
-        this.sentEvents.length = 0
     }
 
     /**
@@ -248,7 +248,25 @@ export class Firmware {
     }
 
     private staleSince(t0: number) {
-        return this.events.some(e => e.tHostMs >= t0 && e.type === "transition" && e.to === State.Fault && e.reason === Reason.SensorStale)
+        return this.events.some(
+            e =>
+                e.tHostMs >= t0 &&
+                ((e.type === "transition" && e.to === State.Fault && e.reason === Reason.SensorStale) ||
+                    // the calibration drive stops on the same stall (BOARD-3)
+                    (e.type === "info" && e.reason === Reason.CalDriveStopped && e.value === Reason.SensorStale))
+        )
+    }
+
+    /**
+     * Out of a latched fault, the way an operator would: clear_fault, held
+     * for the local confirm, which the fixture presses. For a retry after a
+     * spurious stale fault in a test that does not start from ready().
+     */
+    async clearFault() {
+        if (this.state !== State.Fault) return
+        console.error(`firmware fixture: clearing a ${this.latest ? Reason[this.latest.reason] : ""} fault for the retry`)
+        await this.runner.command(Op.ClearFault, [], { confirm: true })
+        await this.waitFor("fault cleared", 5000, t => t.state !== State.Fault)
     }
 
     /** Waits until `pred` holds on the latest telemetry. */
