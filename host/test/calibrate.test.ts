@@ -148,6 +148,15 @@ describe("calibrate against the firmware in the VM (BOARD-3)", () => {
         // plunger still holds what the drive left in the syringe, so the mass is read as the
         // difference to the unloaded cell, before and after
         const mean = (t: { samples: { forceN: number }[] }) => t.samples.reduce((s, x) => s + x.forceN, 0) / t.samples.length
+        // what the drive left in the syringe relaxes through the needle: wait until the unloaded cell is steady
+        let last = mean(await fw.fresh())
+        for (let i = 0; i < 40; i++) {
+            await sleep(500)
+            const now = mean(await fw.fresh())
+            const steady = Math.abs(now - last) < 0.3
+            last = now
+            if (steady) break
+        }
         const off1 = mean(await fw.fresh())
         fw.placeMass(MASS_KG)
         await sleep(500)
