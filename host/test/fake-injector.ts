@@ -8,6 +8,20 @@
 // so the host can be tested before the closed-loop simulator. Everything it
 // emitted is kept (`emitted`) so tests compare the host's output with it.
 //
+// Why it remains (issue 9): send, calibrate, record/report and monitor are
+// tested against the real firmware (host/test/firmware.ts). The fake stays
+// only where the firmware in the VM cannot play the part, or not yet:
+// - USB serial (monitor-serial.test.ts): the VM has no USB CDC; the fake
+//   speaks JDUSB over a socat pseudo-terminal pair;
+// - reconnect.test.ts: a device that vanishes from the bus and comes back
+//   without restarting, a hub that drops every connection, two devices;
+// - alarms.test.ts, dashboard.test.ts: an overpressure alarm, a fault or a
+//   lost device on demand, at any moment (the firmware needs the physics to
+//   get there); telemetry.test.ts: bus timing without the VM's load;
+// - the MQTT bench (mqtt.test.ts).
+// Its command rules are a copy and may drift from the firmware's: no test
+// relies on them for what the device decides.
+//
 // Run alone:  npx tsx host/test/fake-injector.ts [--tcp 127.0.0.1:8082 | --serial /dev/pts/N]
 //                 [--bench] [--scenario demo] [--loop]
 import {

@@ -7,7 +7,9 @@
 //
 // Everything on the bus is watched: each command packet to the injector
 // (code and request id) and each command_result the firmware sends, so a
-// test counts what the CLI sent and what the device did.
+// test counts what the CLI sent and what the device did. Every telemetry
+// batch (by the firmware's own sequence number) and every event the firmware
+// sent are kept too, so a recording can be checked against the source.
 import "../../sim/harness/quiet" // first: filters jacdac-ts log noise
 import { setPriority } from "node:os"
 import { JDBus, Packet, PACKET_PROCESS, jdunpack } from "jacdac-ts"
@@ -15,8 +17,8 @@ import { ScenarioRunner } from "../../sim/harness/runner"
 import { rigConfig, Scenario, validateScenario } from "../../sim/harness/scenario"
 import { BenchSession } from "../../sim/harness/session"
 import { Telemetry, InjectorEvent } from "../../sim/harness/injector"
-import { Reason, State } from "../../src/core/types"
-import { CEMENT_INJECTOR_CLASS, commands, decodeEventFields, describeEvent, opName } from "../lib/spec"
+import { Op, Reason, State } from "../../src/core/types"
+import { CEMENT_INJECTOR_CLASS, TELEMETRY_REPORT, commands, decodeEventFields, decodeTelemetry, describeEvent, opName } from "../lib/spec"
 
 export const FIRMWARE_TCP = "127.0.0.1:8082"
 
@@ -37,6 +39,21 @@ export interface SeenAnswer {
     state: string
     lo: number | null
     hi: number | null
+    tMs: number
+}
+
+/** One telemetry batch as the firmware sent it (decoded by the spec). */
+export interface SentBatch {
+    seq: number
+    header: Record<string, any>
+    samples: Record<string, any>[]
+    tMs: number
+}
+
+/** One event as the firmware sent it (each counted once, not its repeats). */
+export interface SentEvent {
+    name: string
+    fields: Record<string, number | null>
     tMs: number
 }
 
@@ -66,6 +83,10 @@ export class Firmware {
     commands: SeenCommand[] = []
     /** command_result events seen on the bus (one per answer, repeats of one event counted once) */
     answers: SeenAnswer[] = []
+    /** every telemetry batch the firmware sent (kept across ready(): select a window by tMs) */
+    batches: SentBatch[] = []
+    /** every event the firmware sent (kept across ready(): select a window by tMs) */
+    sentEvents: SentEvent[] = []
     private calibrated = false
 
     static async open(): Promise<Firmware> {
@@ -116,7 +137,7 @@ export class Firmware {
                 if (!info) return
                 const seq = pkt.data.length >= 4 ? jdunpack<[number]>(pkt.data, "u32")[0] : 0
                 this.commands.push({ code: pkt.serviceCommand, name: info.name, seq, tMs: performance.now() })
-            } else if (pkt.isEvent && pkt.eventCode === 0x87) {
+            } else if (pkt.isEvent) {
                 // the firmware sends each event three times with one counter
                 const key = `${pkt.serviceIndex}`
                 const counter = (pkt.serviceCommand >> 8) & 0x7f
@@ -124,8 +145,18 @@ export class Firmware {
                 lastCounter.set(key, counter)
                 const d = decodeEventFields(pkt.eventCode, pkt.data)
                 if (!d) return
+                const tMs = performance.now()
+                this.sentEvents.push({ name: d.name, fields: d.fields, tMs })
+                if (pkt.eventCode !== 0x87) return
                 const e = describeEvent(d.name, d.fields)
-                this.answers.push({ seq: e.seq, command: e.command, outcome: e.outcome, reject: e.reject, state: e.state, lo: e.lo, hi: e.hi, tMs: performance.now() })
+                this.answers.push({ seq: e.seq, command: e.command, outcome: e.outcome, reject: e.reject, state: e.state, lo: e.lo, hi: e.hi, tMs })
+            } else if (pkt.isReport && pkt.serviceCommand === TELEMETRY_REPORT) {
+                try {
+                    const b = decodeTelemetry(pkt.data)
+                    this.batches.push({ seq: b.header.seq, header: b.header, samples: b.samples, tMs: performance.now() })
+                } catch {
+                    // a malformed report is the recorder's problem to flag, not the fixture's
+                }
             }
         })
     }
@@ -158,12 +189,34 @@ export class Firmware {
                 console.error(`firmware fixture: setup failed (${(e as Error).message}); again`)
                 this.calibrated = this.calibrated && this.latest !== undefined
                 await sleep(500)
+                // a spurious stale fault latched while the VM stalled: cleared as an operator would
+                await this.clearFault().catch(err => console.error(`firmware fixture: ${(err as Error).message}`))
             }
         }
         this.calibrated = true
         this.session.installRig(rigConfig(sc))
         this.commands.length = 0
         this.answers.length = 0
+    }
+
+    /**
+     * The bench at rest for a calibration by hand (`injector calibrate`): the
+     * simulator's rig (a load cell with a zero offset and a gain error, a
+     * syringe on the drive), the firmware left as it is.
+     */
+    benchAtRest() {
+        this.session.installRig({ seed: 1001 })
+    }
+
+    /** A known mass on the simulated load cell (0 takes it off). */
+    placeMass(kg: number) {
+        this.session.plant.placeMass(kg)
+    }
+
+    /** What the plunger has displaced so far on the bench, mL (what a collection cup holds). */
+    displacedMl() {
+        this.session.plant.advanceToNow()
+        return this.session.plant.state().plungerVolumeMl
     }
 
     /**
@@ -195,7 +248,25 @@ export class Firmware {
     }
 
     private staleSince(t0: number) {
-        return this.events.some(e => e.tHostMs >= t0 && e.type === "transition" && e.to === State.Fault && e.reason === Reason.SensorStale)
+        return this.events.some(
+            e =>
+                e.tHostMs >= t0 &&
+                ((e.type === "transition" && e.to === State.Fault && e.reason === Reason.SensorStale) ||
+                    // the calibration drive stops on the same stall (BOARD-3)
+                    (e.type === "info" && e.reason === Reason.CalDriveStopped && e.value === Reason.SensorStale))
+        )
+    }
+
+    /**
+     * Out of a latched fault, the way an operator would: clear_fault, held
+     * for the local confirm, which the fixture presses. For a retry after a
+     * spurious stale fault in a test that does not start from ready().
+     */
+    async clearFault() {
+        if (this.state !== State.Fault) return
+        console.error(`firmware fixture: clearing a ${this.latest ? Reason[this.latest.reason] : ""} fault for the retry`)
+        await this.runner.command(Op.ClearFault, [], { confirm: true })
+        await this.waitFor("fault cleared", 5000, t => t.state !== State.Fault)
     }
 
     /** Waits until `pred` holds on the latest telemetry. */

@@ -1,11 +1,15 @@
-// HOST-1: the terminal monitor, and the USB-serial transport tested through a
-// socat pseudo-terminal pair with a JDUSB peer hosting the fake injector.
+// HOST-1: the terminal monitor against the real firmware (src/main.ts in the
+// DeviceScript VM on the devtools hub, host/test/firmware.ts; ports
+// 8081-8083: run in a private network namespace, `unshare -n`), and the
+// USB-serial transport tested through a socat pseudo-terminal pair with a
+// JDUSB peer hosting the fake injector (the firmware VM has no USB serial).
 import { strict as assert } from "node:assert"
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
 import { after, before, describe, test } from "node:test"
 import { Op, State } from "../../src/core/types"
 import { FakeInjector } from "./fake-injector"
-import { Bench, bench, cli, readLines, runCli, sleep, tmp } from "./helpers"
+import { Firmware } from "./firmware"
+import { cli, killAllCli, readLines, runCli, sleep, tmp } from "./helpers"
 import { JdUsbDeviceTransport } from "./serial-peer"
 
 function inject(f: FakeInjector) {
@@ -16,32 +20,55 @@ function inject(f: FakeInjector) {
     f.local(Op.Start)
 }
 
-describe("monitor (fake injector on a hub)", () => {
-    let b: Bench
+describe("monitor against the firmware in the VM", () => {
+    let fw: Firmware
     before(async () => {
-        b = await bench({ bench: true })
-        inject(b.fake)
+        fw = await Firmware.open()
     })
     after(async () => {
-        await b.close()
+        killAllCli()
+        await fw?.close()
     })
 
-    test("HOST-1: monitor finds the injector and shows state, level, volume/cap, fill, pressure, flow, cement age and alarms", async () => {
-        const once = await runCli(["--tcp", b.tcp, "monitor", "--once"])
-        assert.equal(once.code, 0, once.err)
-        for (const re of [/state\s+INJECTING \(started\)/, /level\s+C2/, /volume\s+\d\.\d{3} \/ 3\.50 mL/, /fill\s+\d+\.\d % of the vertebral body/, /pressure\s+\d\.\d{3} MPa/, /flow\s+\d\.\d\d mL\/min/, /cement age 0:\d\d/, /alarm\s+none/, /bench mode/])
-            assert.match(once.out, re)
-        // piped: a status line a second and a line per event
-        const p = cli("--tcp", b.tcp, "monitor", "--duration", "3.5")
-        await p.waitFor(/injecting level=C2/)
-        b.fake.overpressure()
-        const r = await p.result()
-        assert.equal(r.code, 0, r.err)
-        assert.match(r.out, /\d\d:\d\d:\d\d injecting level=C2 volume=\d\.\d{3}\/3\.50mL fill=\d+\.\d% pressure=\d\.\d{3}MPa flow=\d\.\d\dmL\/min age=0:\d\d pauses=0 leaks=0/)
-        assert.match(r.out, /event [\d:.]+ overpressure \(pause\)/)
-        assert.match(r.out, /event [\d:.]+ injecting -> paused \(overpressure\)/)
-        assert.match(r.out, /paused level=C2 .* pauses=1 leaks=0 alarm=overpressure/)
-    })
+    /** The volume the firmware reported last, mL. */
+    const volumeMl = (t: { samples: { volumeMl: number }[] }) => t.samples[t.samples.length - 1].volumeMl
+
+    test("HOST-1: monitor finds the injector and shows its live values (state, level, volume/cap, fill, pressure, flow, cement age, alarm) as the firmware reports them", () =>
+        fw.attempt("monitor", async () => {
+            await fw.ready({ level: "C2" })
+            const p = cli("--tcp", fw.tcp, "send", "start")
+            await p.waitFor(/press confirm on the device/)
+            await fw.pressConfirm()
+            assert.equal((await p.result()).code, 0)
+            await fw.waitState(State.Injecting)
+            await sleep(1000)
+
+            const before = await fw.fresh()
+            const once = await runCli(["--tcp", fw.tcp, "monitor", "--once"])
+            const after = await fw.fresh()
+            assert.equal(once.code, 0, once.err)
+            for (const re of [/state\s+INJECTING \(started\)/, /level\s+C2/, /fill\s+\d+\.\d % of the vertebral body/, /pressure\s+\d\.\d{3} MPa/, /flow\s+\d\.\d\d mL\/min/, /cement age \d+:\d\d/, /alarm\s+none/])
+                assert.match(once.out, re)
+            // the values are the firmware's of that moment: between what it reported before and after the monitor ran
+            const m = /volume\s+(\d+\.\d{3}) \/ (\d+\.\d\d) mL/.exec(once.out)
+            assert.ok(m, once.out)
+            assert.equal(m![2], before.capMl.toFixed(2), "the cap is the firmware's")
+            assert.ok(+m![1] >= volumeMl(before) - 0.0005 && +m![1] <= volumeMl(after) + 0.0005, `volume shown ${m![1]} mL, the firmware reported ${volumeMl(before).toFixed(3)} then ${volumeMl(after).toFixed(3)} mL`)
+            assert.ok(volumeMl(after) > volumeMl(before), "the injection goes on")
+
+            // piped: a status line a second and a line per event; a leak seen on the pedal pauses it
+            const mon = cli("--tcp", fw.tcp, "monitor", "--duration", "5")
+            await mon.waitFor(/injecting level=C2/)
+            await fw.pressPedal()
+            await fw.waitState(State.Paused)
+            const r = await mon.result()
+            assert.equal(r.code, 0, r.err)
+            assert.match(r.out, /\d\d:\d\d:\d\d injecting level=C2 volume=\d\.\d{3}\/\d\.\d\dmL fill=\d+\.\d% pressure=\d\.\d{3}MPa flow=\d\.\d\dmL\/min age=\d+:\d\d pauses=0 leaks=0/)
+            assert.match(r.out, /event [\d:.]+ injecting -> paused \(leak_seen\)/)
+            assert.match(r.out, /paused level=C2 .* pauses=1 leaks=1/)
+            const t = await fw.fresh()
+            assert.equal(t.leaks, 1)
+        }))
 })
 
 describe("USB serial transport (socat PTY pair)", () => {
