@@ -265,7 +265,7 @@ export class Firmware {
     async clearFault() {
         if (this.state !== State.Fault) return
         console.error(`firmware fixture: clearing a ${this.latest ? Reason[this.latest.reason] : ""} fault for the retry`)
-        await this.runner.command(Op.ClearFault, [], { confirm: true })
+        await this.runner.client.command(Op.ClearFault, [], { confirm: true })
         await this.waitFor("fault cleared", 5000, t => t.state !== State.Fault)
     }
 
