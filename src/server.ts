@@ -3,7 +3,7 @@
 // telemetry reports and events through it. No safety logic lives here.
 import * as ds from "@devicescript/core"
 import { Server } from "@devicescript/server"
-import { CoreEvent, EventKind, LevelRecord, Op, Source, Supervisor, CAL_ALL } from "./core"
+import { Answer, CoreEvent, EventKind, LevelRecord, Op, Source, Supervisor, CAL_ALL } from "./core"
 
 /**
  * Command handlers get the decoded payload as one value: an array for
@@ -43,22 +43,22 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         return this.sup.reason
     }
     level() {
-        return this.sup.level < 0 ? 255 : this.sup.level
+        return this.sup.lvl.level < 0 ? 255 : this.sup.lvl.level
     }
     volume() {
         return this.sup.deliveredMl()
     }
     cap() {
-        return this.sup.capMl
+        return this.sup.lvl.capMl
     }
     fillFraction() {
         return this.sup.fillFraction()
     }
     pressure() {
-        return this.sup.pressurePa
+        return this.sup.pressurePa()
     }
     force() {
-        return this.sup.forceN
+        return this.sup.forceN()
     }
     flow() {
         return this.sup.measuredFlowMlPerMin
@@ -67,10 +67,10 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         return this.sup.cementAgeS(ds.millis())
     }
     pauseCount() {
-        return this.sup.pauses
+        return this.sup.lvl.pauses
     }
     leakCount() {
-        return this.sup.leakPauses
+        return this.sup.lvl.leakPauses
     }
     flags() {
         const s = this.sup
@@ -173,11 +173,11 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         const v: any[] = [
             this.seq,
             t0Ms,
-            s.capMl,
+            s.lvl.capMl,
             s.fillFraction(),
             s.cementAgeS(ds.millis()),
-            s.pauses,
-            s.leakPauses,
+            s.lvl.pauses,
+            s.lvl.leakPauses,
             periodMs,
             this.flags(),
             s.state as number as ds.CementInjectorState,
@@ -187,6 +187,19 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         ]
         for (let i = 0; i < samples.length; ++i) v.push(samples[i])
         await this._send(this.telSpec.encode(v))
+    }
+
+    /**
+     * A deferred answer (a pending command executed, rejected, expired or
+     * cancelled). Until the command contract lands, a rejection at confirm
+     * time goes out as a `rejected` event; the rest are already visible as
+     * transitions and info events.
+     */
+    async publishAnswer(a: Answer) {
+        if (a.outcome === 2) {
+            this.lastRejectCode = (a.op & 0xff) | ((a.reject & 0xff) << 8)
+            await this.sendEvent(this.evRejected.encode([a.op & 0xff, a.reject]))
+        }
     }
 
     async publish(e: CoreEvent) {
@@ -208,7 +221,7 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
                 await this.sendEvent(this.evInfo.encode([e.a, e.reason]))
                 break
             case EventKind.LevelRecord: {
-                const r: LevelRecord = this.sup.lastRecord
+                const r: LevelRecord = this.sup.lastRecord()
                 if (r)
                     await this.sendEvent(
                         this.evRecord.encode([

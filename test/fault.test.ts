@@ -175,6 +175,6 @@ describe("FAULT safe behaviour", () => {
         await q.run(60000, () => q.sup.state !== State.Injecting)
         eq(q.sup.reason, Reason.CapReached, "cap reached")
         const newMl = q.plungerMl()
-        near(delivered + newMl, q.sup.capMl, 0.02, "before + after restart = cap, mL")
+        near(delivered + newMl, q.sup.lvl.capMl, 0.02, "before + after restart = cap, mL")
     })
 })

@@ -35,7 +35,7 @@ describe("FLOW delivery", () => {
         atMost(err, 0.05, "rate error over 30 s")
         figure("FLOW-1 rate error over 30 s (4 % slow drive, trimmed)", err * 100, "%")
         near(r.sup.measuredFlowMlPerMin, 6, 0.3, "measured flow, mL/min")
-        near(r.sup.flowTrim, 1 / 0.96, 0.01, "trim compensates the slow drive")
+        near(r.sup.drive.trim, 1 / 0.96, 0.01, "trim compensates the slow drive")
     })
 
     test("FLOW-2: commanded motion without encoder motion > 0.03 mL -> stop, fault(stall)", async () => {

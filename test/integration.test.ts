@@ -130,7 +130,7 @@ describe("integration: firmware app through its roles", () => {
         // 1 kg on the cell for the gain
         plantOn = false
         await ds.sleep(PLANT_MS * 2)
-        scaleSrv.kg = 1 + sup.tareKg
+        scaleSrv.kg = 1 + sup.cell.tareKg
         await scaleSrv.push()
         await ds.sleep(PLANT_MS)
         await scaleSrv.push()
@@ -154,7 +154,7 @@ describe("integration: firmware app through its roles", () => {
         eq(rejects[1][1], Reject.BadNumber, "flow NaN")
         eq(rejects[2][1], Reject.UnknownLevel, "cap before a level")
         eq((await inj.lastReject.read()) >> 8, Reject.UnknownLevel, "last_reject register")
-        eq(sup.level, -1, "nothing changed")
+        eq(sup.lvl.level, -1, "nothing changed")
     })
 
     test("LEAK-1..3 VOL-3 TEL-1 TEL-2: a complete level (arm, start, leak seen, hold, resume, cap) through roles", async () => {

@@ -5,7 +5,7 @@ import { atMost, eq, near, ok, figure, atLeast } from "./lib/assert"
 
 /** Pauses with `op`, returns what happened around it. */
 async function pauseWith(r: Rig, op: Op, src: Source) {
-    const prePauseForceN = r.sup.forceN
+    const prePauseForceN = r.sup.forceN()
     const injectedAtTrigger = r.plant.injectedMl
     const res = r.cmd(op, undefined, undefined, src)
     return { prePauseForceN, injectedAtTrigger, res }
@@ -36,12 +36,12 @@ describe("LEAK pause and resume", () => {
         figure("LEAK-2 control steps from leak-seen to motor stop", 0, "steps")
         let retractMs = 0
         await r.run(3000, () => {
-            if (r.sup.motion === Motion.Retract) retractMs += SAMPLE_MS
-            return r.sup.motion === Motion.Hold
+            if (r.sup.drive.mode === Motion.Retract) retractMs += SAMPLE_MS
+            return r.sup.drive.mode === Motion.Hold
         })
-        eq(r.sup.motion, Motion.Hold, "holding after decompression")
+        eq(r.sup.drive.mode, Motion.Hold, "holding after decompression")
         eq(r.last.enabled, false, "driver disabled while holding")
-        atMost(r.sup.forceN, 0.1 * p.prePauseForceN, "force after retraction vs 10 % of pre-pause")
+        atMost(r.sup.forceN(), 0.1 * p.prePauseForceN, "force after retraction vs 10 % of pre-pause")
         await r.run(3000)
         const afterflow = r.plant.injectedMl - p.injectedAtTrigger
         atMost(afterflow, 0.05, "afterflow after the trigger, mL")
@@ -105,8 +105,8 @@ describe("LEAK pause and resume", () => {
         const d = r.sup.deliveredMl()
         atMost(Math.abs(d - maxPlungerMl), 0.01 * maxPlungerMl, "delivered vs encoder truth (max plunger advance), mL")
         figure("LEAK-4 volume error after 5 cycles", Math.abs(d - maxPlungerMl), "mL")
-        eq(r.sup.pauses, 5, "pause count")
-        eq(r.sup.leakPauses, 3, "leak pause count")
+        eq(r.sup.lvl.pauses, 5, "pause count")
+        eq(r.sup.lvl.leakPauses, 3, "leak pause count")
     })
 
     test("LEAK-5: the third leak pause aborts the level unless overridden (override logged)", async () => {
@@ -129,7 +129,7 @@ async function leakLimit(override: boolean) {
         ok(res.pending, "override is risk-adding: confirm")
         r.sup.confirmPressed(r.tMs)
         r.step(false)
-        eq(r.sup.overrides, 1, "override counted")
+        eq(r.sup.lvl.overrides, 1, "override counted")
         eq(r.countEvents(EventKind.Info, Reason.LeakLimitOverride), 1, "override logged")
     }
     await r.run(1000)

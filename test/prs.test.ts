@@ -16,11 +16,11 @@ describe("PRS pressure", () => {
         r.kgOverride = 0.3 // syringe holder weight
         r.step(true)
         eq(r.cmd(Op.Tare).reject, Reject.Ok, "tare unloaded")
-        near(r.sup.tareKg, 0.3, 1e-9, "tare offset, kg")
+        near(r.sup.cell.tareKg, 0.3, 1e-9, "tare offset, kg")
         r.kgOverride = 2.3 * 1.05 + 0.3 * (1 - 1.05) // the cell reads 5 % high
         r.step(true)
         eq(r.cmd(Op.CalibrateGain, 2.0).reject, Reject.Ok, "gain with a 2 kg weight")
-        near(r.sup.forceN, 2.0 * G_MPS2, 1e-6, "calibrated force, N")
+        near(r.sup.forceN(), 2.0 * G_MPS2, 1e-6, "calibrated force, N")
         ok((r.sup.calFlags & (CAL_TARE | CAL_GAIN)) === (CAL_TARE | CAL_GAIN), "tare and gain flags")
         r.kgOverride = 0.3
         r.prepare("C2")
@@ -41,7 +41,7 @@ describe("PRS pressure", () => {
         let crossStep = -1
         let stopStep = -1
         await r.run(30000, () => {
-            if (crossStep < 0 && r.sup.pressurePa > 3.5e6) {
+            if (crossStep < 0 && r.sup.pressurePa() > 3.5e6) {
                 crossStep = r.steps
             }
             if (stopStep < 0 && r.last.flowMlPerMin <= 0) stopStep = r.steps
@@ -82,7 +82,7 @@ describe("PRS pressure", () => {
         await r.startInjecting("C2", 3)
         await r.run(4000)
         ok(r.sup.riseArmed, "rise check armed after pressurisation settles")
-        const p0 = r.sup.pressurePa
+        const p0 = r.sup.pressurePa()
         // blockage: pressure climbs 1 MPa/s on top of the steady value
         let k = 0
         let tripT = -1

@@ -8,7 +8,18 @@
 // needs `needSamples` consecutive estimates above it, so one spike cannot
 // trip it.
 
-export const RATE_WINDOW = 12
+export const RATE_WINDOW = 40
+
+/**
+ * PRS-3: the slope's noise for a pressure noise sigmaPa over the window at
+ * the sample period: sigma / sqrt(sum (t - mean)^2). Noise is in newtons on
+ * the cell, so small syringes (small area) see far more Pa of it.
+ */
+export function slopeNoisePaPerS(sigmaPa: number, samplePeriodMs: number): number {
+    const spanS = (RATE_WINDOW * samplePeriodMs) / 1000
+    const sumSq = (RATE_WINDOW * spanS * spanS) / 12
+    return sigmaPa / Math.sqrt(sumSq)
+}
 
 export class RateEstimator {
     private ts: number[] = []

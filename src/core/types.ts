@@ -50,6 +50,10 @@ export enum Reason {
     SlackTaken = 37,
     CalDriveDone = 38,
     CalDriveStopped = 39,
+    HandMotion = 40, // VOL-6: the plunger moved while the drive was disabled
+    PendingCancelled = 41, // FAULT-8: a safety action cancelled the pending command
+    SyringeConfirmed = 42, // FAULT-5: the syringe was confirmed locally after a restart
+    EventsDropped = 43, // FAULT-10: events dropped (value = how many)
     // latched faults
     SensorStale = 20,
     SensorSaturated = 21,
@@ -59,6 +63,7 @@ export enum Reason {
     Stall = 25,
     Estop = 26,
     Restart = 27,
+    SensorLow = 28, // PRS-5: force implausibly low while advancing (dead or open cell)
 }
 
 /** Why a command was refused. Readable by the host (FAULT-6). */
@@ -85,6 +90,36 @@ export enum Reject {
     Implausible = 19, // calibration result outside plausible bounds
     CapReached = 20,
     NeedsLocal = 21, // only the local confirm button can do this
+    Busy = 22, // FAULT-8: another command waits for the confirm button
+    SyringeUnconfirmed = 23, // FAULT-5: confirm the syringe locally after a restart
+    MidLevel = 24, // BOARD-3: not while a level is in progress
+}
+
+/** What became of a command (the host's answer). */
+export enum Outcome {
+    Executed = 0,
+    Pending = 1, // waits for the local confirm button
+    Rejected = 2,
+    Expired = 3, // nobody pressed confirm in time
+    Cancelled = 4, // a safety action cancelled it while pending
+}
+
+/**
+ * The answer to one command. `id` is the host's request id (0 = unsequenced);
+ * `lo`/`hi` carry the figures that matter: the allowed range for OutOfRange /
+ * AboveCeiling, the remaining hold (ms, in lo) for HoldNotElapsed, else NaN.
+ */
+export interface Answer {
+    id: number
+    op: number
+    outcome: Outcome
+    reject: Reject
+    /** the op waiting for the confirm button after this answer, 0 when none */
+    pending: number
+    /** the injection state after this answer */
+    state: State
+    lo: number
+    hi: number
 }
 
 /** Ranked actions; the highest active one wins (PX4-style). */
@@ -143,12 +178,8 @@ export interface Command {
     a?: number
     /** second argument */
     b?: number
-}
-
-export interface CommandResult {
-    reject: Reject
-    /** true when accepted but waiting for the local confirm button */
-    pending: boolean
+    /** the host's request id, 1..65535; 0 or undefined = unsequenced (local inputs) */
+    id?: number
 }
 
 /** Sensor values handed to one control step. */
@@ -158,6 +189,12 @@ export interface Inputs {
     newSample: boolean
     /** WeightScale reading in kg (NaN if the sensor reports one) */
     loadCellKg: number
+    /**
+     * the load cell itself reports saturation (its reading sits at the
+     * converter's full scale): PRS-5 uses the sensor's status, not a force
+     * threshold that tare could shift
+     */
+    loadCellSaturated: boolean
     /** latest plunger encoder position, counts */
     encoderCount: number
     /** the encoder role is bound and has reported at least once */
@@ -169,6 +206,10 @@ export interface Inputs {
      * blocks any start and, while a level is active, acts as a pressed one.
      */
     estopPresent: boolean
+    /** the leak pedal is held down now (read by level, FAULT-12) */
+    pedal: boolean
+    /** the local confirm button went down since the last step */
+    confirmPressed: boolean
 }
 
 /** The one motor command, produced by the supervisor only. */
@@ -186,7 +227,8 @@ export const enum EventKind {
     Rejected = 3, // a = op, b = Reject
     ConfirmRequired = 4, // a = op
     Info = 5, // reason, a = value (override logged, threshold changed...)
-    LevelRecord = 6, // the per-level record is ready (TEL-3)
+    LevelRecord = 6, // the per-level record is ready (TEL-3): a = level, b = delivered mL
+    Answer = 7, // a deferred answer (pending command executed, rejected, expired, cancelled)
 }
 
 export interface CoreEvent {
@@ -211,4 +253,29 @@ export interface LevelRecord {
     endMs: number
     endState: State
     endReason: Reason
+}
+
+/** The values a telemetry sample carries (TEL-1/2), taken at the end of a step. */
+export interface Sample {
+    tMs: number
+    deliveredMl: number
+    pressurePa: number
+    forceN: number
+    flowMlPerMin: number
+    speedRatio: number
+}
+
+/**
+ * Everything one control step hands to the outside. The app and the server
+ * only forward it: motor command to the drive, sample to telemetry, events
+ * and answers to the host, records to the record store, the snapshot to
+ * flash when `persist` is set.
+ */
+export interface StepOutput {
+    motor: MotorCommand
+    sample: Sample
+    events: CoreEvent[]
+    answers: Answer[]
+    records: LevelRecord[]
+    persist: boolean
 }

@@ -6,6 +6,7 @@ import * as ds from "@devicescript/core"
 // simple and cheap enough for the VM under --test GC stress.
 
 import {
+    Answer,
     CoreEvent,
     DRIVE_MAX_PLUNGER_MM_PER_S,
     ENCODER_COUNTS_PER_MM,
@@ -90,6 +91,12 @@ export class Rig {
     estop = false
     estopPresent = true
     encoderPresent = true
+    /** the leak pedal held down (level) */
+    pedal = false
+    /** the local confirm button goes down before the next step */
+    confirmNext = false
+    /** the load cell reports its own saturation */
+    saturated = false
     /** load-cell override: NaN or a fixed kg value replaces the plant's force */
     kgOverride: number = undefined
     /** count override for encoder-jump tests */
@@ -97,6 +104,8 @@ export class Rig {
     sampling = true
     last: MotorCommand = { enabled: false, speedRatio: 0, flowMlPerMin: 0 }
     events: CoreEvent[] = []
+    /** deferred answers the steps returned */
+    answers: Answer[] = []
     steps = 0
 
     kg(): number {
@@ -106,19 +115,27 @@ export class Rig {
 
     /** One control step with (or without) a new load-cell sample. */
     step(newSample: boolean = true): MotorCommand {
-        const cmd = this.sup.step({
+        const out = this.sup.step({
             tMs: this.tMs,
             newSample: newSample && this.sampling,
             loadCellKg: this.kg(),
+            loadCellSaturated: this.saturated,
             encoderCount: this.plant.counts() + this.countOffset,
             encoderPresent: this.encoderPresent,
             estop: this.estop,
             estopPresent: this.estopPresent,
+            pedal: this.pedal,
+            confirmPressed: this.confirmNext,
         })
+        this.confirmNext = false
         this.steps++
-        this.last = { enabled: cmd.enabled, speedRatio: cmd.speedRatio, flowMlPerMin: cmd.flowMlPerMin }
-        const ev = this.sup.drainEvents()
-        for (let i = 0; i < ev.length; ++i) this.events.push(ev[i])
+        const m = out.motor
+        this.last = { enabled: m.enabled, speedRatio: m.speedRatio, flowMlPerMin: m.flowMlPerMin }
+        for (let i = 0; i < out.events.length; ++i) this.events.push(out.events[i])
+        for (let i = 0; i < out.answers.length; ++i) this.answers.push(out.answers[i])
+        // keep test memory bounded on long runs
+        if (this.events.length > 400) this.events = this.events.slice(200)
+        if (this.answers.length > 100) this.answers = this.answers.slice(50)
         return this.last
     }
 
@@ -127,6 +144,11 @@ export class Rig {
         this.plant.advance(SAMPLE_MS, this.last)
         this.tMs += SAMPLE_MS
         return this.step(true)
+    }
+
+    /** Presses the local confirm button (it reaches the core with the next step). */
+    confirm(): Answer {
+        return this.sup.confirmButton(this.tMs)
     }
 
     /** Runs for ms, or until pred() is true; yields to the VM every 10 ticks. */
@@ -141,8 +163,8 @@ export class Rig {
         return false
     }
 
-    cmd(op: Op, a?: number, b?: number, src: Source = Source.Local) {
-        const r = this.sup.command(this.tMs, { op, a, b }, src)
+    cmd(op: Op, a?: number, b?: number, src: Source = Source.Local, id?: number): Answer {
+        const r = this.sup.command(this.tMs, { op, a, b, id }, src)
         // a command takes effect at once: step again so the motor hears it now
         this.step(false)
         return r
@@ -161,8 +183,7 @@ export class Rig {
         this.cmd(Op.CalibrateVolume, 12000, Math.round(12000 * mlpc * 1000 * 1000) / 1000)
         this.cmd(Op.SetLevel, levelIndex(level))
         this.cmd(Op.SetFlow, flow)
-        this.cmd(Op.MarkMixing, 10)
-        this.tMs += 150000 // cement past its dough time
+        this.cmd(Op.MarkMixing, 10, 150) // mixed 150 s ago: past its dough time
         this.step(true)
         this.cmd(Op.Arm)
     }
