@@ -3,7 +3,7 @@
 //   npx tsx scripts/gen-codes.ts          write docs/codes.md
 //   npx tsx scripts/gen-codes.ts --check  exit 1 if docs/codes.md is stale
 import { readFileSync, writeFileSync } from "node:fs"
-import { Op, Reason, Reject, State } from "../src/core/types"
+import { Op, Outcome, Reason, Reject, State } from "../src/core/types"
 import { LEVELS, DEVICE_MAX_CAP_ML } from "../src/core/levels"
 import { SYRINGES } from "../src/core/geometry"
 import { defaultConfig, Threshold, THRESHOLDS } from "../src/core/config"
@@ -29,8 +29,10 @@ export function render(): string {
     out.push("", "| value | state |", "|---|---|", ...enumRows(State as any), "")
     out.push("## Reason (`reason` register; `transition`, `alarm`, `info` events)")
     out.push("", "| value | reason |", "|---|---|", ...enumRows(Reason as any), "")
-    out.push("## Reject (`rejected` event, high byte of `last_reject`)")
+    out.push("## Reject (`command_result` and `rejected` events, high byte of `last_reject`)")
     out.push("", "| value | reject |", "|---|---|", ...enumRows(Reject as any), "")
+    out.push("## Outcome (`command_result` event)")
+    out.push("", "| value | outcome |", "|---|---|", ...enumRows(Outcome as any), "")
     out.push("## Commands (service command codes)")
     out.push("", "| code | command |", "|---|---|", ...enumRows(Op as any, true), "")
     out.push("## Thresholds (`set_threshold` ids)")

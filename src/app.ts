@@ -2,9 +2,10 @@
 // sensor values and input levels go into Supervisor.step(); what it returns
 // is forwarded: the motor command to the Motor role from the same step, the
 // sample to telemetry, events and answers through the server, the snapshot
-// to flash. Every queue here is bounded (FAULT-10).
+// to flash. Nothing here queues per command (FAULT-10): the server's outbox
+// is the one bounded queue.
 import * as ds from "@devicescript/core"
-import { Answer, CoreEvent, Inputs, Source, State, StepOutput, Supervisor } from "./core"
+import { Inputs, State, StepOutput, Supervisor } from "./core"
 import { InjectorServer } from "./server"
 import { loadSnapshot, saveSnapshot } from "./persist"
 
@@ -43,8 +44,6 @@ export const TEL_MAX_BATCH = 10
 const SPEED_MIN_INTERVAL_MS = 100
 /** Motor registers are re-sent this often in case a write was lost. */
 const MOTOR_REFRESH_MS = 500
-/** Events and answers waiting for the bus; beyond this the oldest are dropped, counted (FAULT-10). */
-export const OUT_QUEUE_MAX = 48
 /** A WeightScale without a readable full scale: the board's cell (src/hw/hwconfig.ts), kg. */
 const DEFAULT_FULL_SCALE_KG = 200
 
@@ -89,11 +88,6 @@ export class InjectorApp {
     private refreshedMs = 0
     pumpingMotor = false
     private stopping = false
-    private events: CoreEvent[] = []
-    private answers: Answer[] = []
-    /** events and answers dropped because the bus was backed up (FAULT-10) */
-    outDropped = 0
-    pumpingEvents = false
     persistDue = false
     // telemetry batch
     private telN = 0
@@ -109,11 +103,6 @@ export class InjectorApp {
         this.server = server
         this.sup = server.sup
         this.io = io
-    }
-
-    /** Queue depth of events and answers waiting for the bus. */
-    queued(): number {
-        return this.events.length + this.answers.length
     }
 
     /** One control step; the motor command is sent from this step. */
@@ -149,13 +138,9 @@ export class InjectorApp {
     private forward(out: StepOutput) {
         this.cmdEnabled = out.motor.enabled
         this.cmdSpeed = out.motor.speedRatio
-        for (let i = 0; i < out.events.length; ++i) this.events.push(out.events[i])
-        for (let i = 0; i < out.answers.length; ++i) this.answers.push(out.answers[i])
-        while (this.events.length + this.answers.length > OUT_QUEUE_MAX) {
-            if (this.events.length > 0) this.events.shift()
-            else this.answers.shift()
-            this.outDropped++
-        }
+        // events and answers go to the server's bounded outbox (never waits)
+        for (let i = 0; i < out.events.length; ++i) this.server.post(out.events[i])
+        for (let i = 0; i < out.answers.length; ++i) this.server.postAnswer(out.answers[i])
         if (out.persist) this.persistDue = true
         // bus sends run in their own fibers: a control step never waits on
         // the bus (the VM sends ~50 packets/s; a step that waited for a send
@@ -173,12 +158,6 @@ export class InjectorApp {
                 await self.pumpMotor()
             }
             pm.start()
-        }
-        if (!this.pumpingEvents && this.queued() > 0) {
-            async function pe() {
-                await self.pumpEvents()
-            }
-            pe.start()
         }
         if (this.sampleTelemetry(out) && !this.sendingTel) {
             async function tl() {
@@ -239,19 +218,6 @@ export class InjectorApp {
             }
         } finally {
             this.pumpingMotor = false
-        }
-    }
-
-    private async pumpEvents() {
-        if (this.pumpingEvents) return
-        this.pumpingEvents = true
-        try {
-            while (this.queued() > 0) {
-                if (this.answers.length > 0) await this.server.publishAnswer(this.answers.shift())
-                else await this.server.publish(this.events.shift())
-            }
-        } finally {
-            this.pumpingEvents = false
         }
     }
 

@@ -3,7 +3,7 @@
 // telemetry reports and events through it. No safety logic lives here.
 import * as ds from "@devicescript/core"
 import { Server } from "@devicescript/server"
-import { Answer, CoreEvent, EventKind, LevelRecord, Op, Source, Supervisor, CAL_ALL } from "./core"
+import { Answer, CoreEvent, EventKind, LevelRecord, Op, Reject, Source, Supervisor, CAL_ALL } from "./core"
 
 /**
  * Command handlers get the decoded payload as one value: an array for
@@ -14,6 +14,18 @@ function arg(args: any, i: number): number {
     const v = Array.isArray(args) ? args[i] : i === 0 ? args : undefined
     return typeof v === "number" ? v : NaN
 }
+
+/** An optional field: undefined when absent (an older host), NaN when not a number. */
+function opt(args: any, i: number): number {
+    const v = Array.isArray(args) ? args[i] : i === 0 ? args : undefined
+    if (v === undefined || v === null) return undefined
+    return typeof v === "number" ? v : NaN
+}
+
+/** events waiting to be sent at most (FAULT-10) */
+export const OUTBOX_MAX = 24
+
+type EventSender = { _serverSend(serviceIndex: number, pkt: ds.Packet): Promise<void> }
 
 export class InjectorServer extends Server implements ds.CementInjectorServerSpec {
     sup: Supervisor
@@ -29,6 +41,12 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     private evConfirm = ds.CementInjector.spec.lookup("confirmRequired")
     private evInfo = ds.CementInjector.spec.lookup("info")
     private evRecord = ds.CementInjector.spec.lookup("levelRecord")
+    private evResult = ds.CementInjector.spec.lookup("commandResult")
+    private outbox: ds.Packet[] = []
+    private outboxKeep: boolean[] = []
+    private pumping = false
+    /** events dropped because the outbox was full (FAULT-10) */
+    eventsDropped = 0
 
     constructor(sup: Supervisor) {
         super(ds.CementInjector.spec)
@@ -82,87 +100,93 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     lastReject() {
         return this.lastRejectCode
     }
+    eventsLost() {
+        return Math.min(0xffff, this.eventsDropped + this.sup.desk.dropped + this.sup.eventsDropped)
+    }
 
-    // ---- commands: every one goes through the supervisor's validation
-    private async run(op: Op, a?: number, b?: number) {
-        this.sup.command(ds.millis(), { op, a, b }, Source.Host)
+    // ---- commands: every one goes through the supervisor's validation.
+    // Each starts with the host's request id `seq` (0 = unsequenced),
+    // followed by `n` arguments.
+    private async run(op: Op, args: any, n: number) {
+        const seq = arg(args, 0)
+        const a = n >= 1 ? arg(args, 1) : undefined
+        const b = n >= 2 ? opt(args, 2) : undefined
+        this.sup.command(ds.millis(), { op, a, b, id: seq === seq ? seq : 0 }, Source.Host)
         if (this.afterCommand) await this.afterCommand()
     }
-    async arm() {
-        await this.run(Op.Arm)
+    async arm(args: any) {
+        await this.run(Op.Arm, args, 0)
     }
-    async start() {
-        await this.run(Op.Start)
+    async start(args: any) {
+        await this.run(Op.Start, args, 0)
     }
-    async pause() {
-        await this.run(Op.Pause)
+    async pause(args: any) {
+        await this.run(Op.Pause, args, 0)
     }
-    async leakSeen() {
-        await this.run(Op.LeakSeen)
+    async leakSeen(args: any) {
+        await this.run(Op.LeakSeen, args, 0)
     }
-    async resume() {
-        await this.run(Op.Resume)
+    async resume(args: any) {
+        await this.run(Op.Resume, args, 0)
     }
-    async abort() {
-        await this.run(Op.Abort)
+    async abort(args: any) {
+        await this.run(Op.Abort, args, 0)
     }
-    async finish() {
-        await this.run(Op.Finish)
+    async finish(args: any) {
+        await this.run(Op.Finish, args, 0)
     }
     async setLevel(args: any) {
-        const level = arg(args, 0)
-        await this.run(Op.SetLevel, level)
+        await this.run(Op.SetLevel, args, 1)
     }
     async setCap(args: any) {
-        await this.run(Op.SetCap, arg(args, 0), arg(args, 1))
+        await this.run(Op.SetCap, args, 2)
     }
     async setFlow(args: any) {
-        const flow = arg(args, 0)
-        await this.run(Op.SetFlow, flow)
+        await this.run(Op.SetFlow, args, 1)
     }
     async setSyringe(args: any) {
-        const syringe = arg(args, 0)
-        await this.run(Op.SetSyringe, syringe)
+        await this.run(Op.SetSyringe, args, 1)
     }
     async markMixing(args: any) {
-        const cement = arg(args, 0)
-        await this.run(Op.MarkMixing, cement)
+        await this.run(Op.MarkMixing, args, 2)
     }
-    async tare() {
-        await this.run(Op.Tare)
+    async tare(args: any) {
+        await this.run(Op.Tare, args, 0)
     }
     async calibrateGain(args: any) {
-        const mass = arg(args, 0)
-        await this.run(Op.CalibrateGain, mass)
+        await this.run(Op.CalibrateGain, args, 1)
     }
     async calibrateVolume(args: any) {
-        await this.run(Op.CalibrateVolume, arg(args, 0), arg(args, 1))
+        await this.run(Op.CalibrateVolume, args, 2)
     }
-    async clearFault() {
-        await this.run(Op.ClearFault)
+    async clearFault(args: any) {
+        await this.run(Op.ClearFault, args, 0)
     }
-    async heartbeat() {
-        await this.run(Op.Heartbeat)
+    async heartbeat(args: any) {
+        await this.run(Op.Heartbeat, args, 0)
     }
     async setRemoteMode(args: any) {
-        const on = arg(args, 0)
-        await this.run(Op.SetRemoteMode, on)
+        await this.run(Op.SetRemoteMode, args, 1)
     }
     async setBenchMode(args: any) {
-        const on = arg(args, 0)
-        await this.run(Op.SetBenchMode, on)
+        await this.run(Op.SetBenchMode, args, 1)
     }
     async setThreshold(args: any) {
-        await this.run(Op.SetThreshold, arg(args, 1), arg(args, 0))
+        // wire order is (seq, value, threshold id); the core takes (id, value)
+        const seq = arg(args, 0)
+        const v = arg(args, 1)
+        const id = arg(args, 2)
+        this.sup.command(ds.millis(), { op: Op.SetThreshold, a: id, b: v, id: seq === seq ? seq : 0 }, Source.Host)
+        if (this.afterCommand) await this.afterCommand()
     }
-    async overrideLeakLimit() {
-        await this.run(Op.OverrideLeakLimit)
+    async overrideLeakLimit(args: any) {
+        await this.run(Op.OverrideLeakLimit, args, 0)
     }
-    async disarm() {
-        await this.run(Op.Disarm)
+    async disarm(args: any) {
+        await this.run(Op.Disarm, args, 0)
     }
     async calibrationDrive(args: any) {
-        await this.run(Op.CalibrationDrive, arg(args, 0))
+        await this.run(Op.CalibrationDrive, args, 1)
     }
 
     // ---- pushed data
@@ -190,57 +214,124 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     }
 
     /**
-     * A deferred answer (a pending command executed, rejected, expired or
-     * cancelled). Until the command contract lands, a rejection at confirm
-     * time goes out as a `rejected` event; the rest are already visible as
-     * transitions and info events.
+     * Queues an event for sending; never waits. The queue is bounded
+     * (FAULT-10): when full, the oldest droppable entry (a command answer or
+     * an info) goes and `eventsDropped` counts it; transitions, alarms and
+     * level records are kept while anything else can go.
      */
-    async publishAnswer(a: Answer) {
-        if (a.outcome === 2) {
-            this.lastRejectCode = (a.op & 0xff) | ((a.reject & 0xff) << 8)
-            await this.sendEvent(this.evRejected.encode([a.op & 0xff, a.reject]))
-        }
-    }
-
-    async publish(e: CoreEvent) {
+    post(e: CoreEvent) {
+        let pkt: ds.Packet = null
+        let keep = false
         switch (e.kind) {
             case EventKind.Transition:
-                await this.sendEvent(this.evTransition.encode([e.a, e.b, e.reason]))
+                pkt = this.evTransition.encode([e.a, e.b, e.reason])
+                keep = true
                 break
             case EventKind.Alarm:
-                await this.sendEvent(this.evAlarm.encode([e.reason, e.a]))
+                pkt = this.evAlarm.encode([e.reason, e.a])
+                keep = true
                 break
             case EventKind.Rejected:
                 this.lastRejectCode = (e.a & 0xff) | ((e.b & 0xff) << 8)
-                await this.sendEvent(this.evRejected.encode([e.a & 0xff, e.b]))
+                pkt = this.evRejected.encode([e.a & 0xff, e.b])
                 break
             case EventKind.ConfirmRequired:
-                await this.sendEvent(this.evConfirm.encode(e.a & 0xff))
+                pkt = this.evConfirm.encode(e.a & 0xff)
                 break
             case EventKind.Info:
-                await this.sendEvent(this.evInfo.encode([e.a, e.reason]))
+                pkt = this.evInfo.encode([e.a, e.reason])
                 break
             case EventKind.LevelRecord: {
                 const r: LevelRecord = this.sup.lastRecord()
-                if (r)
-                    await this.sendEvent(
-                        this.evRecord.encode([
-                            r.capMl,
-                            r.deliveredMl,
-                            r.fillFraction,
-                            r.peakPressurePa,
-                            r.startMs,
-                            r.endMs,
-                            r.level,
-                            r.endState as number as ds.CementInjectorState,
-                            r.endReason,
-                            Math.min(255, r.pauses),
-                            Math.min(255, r.leakPauses),
-                            Math.min(255, r.overrides),
-                        ])
-                    )
+                if (r) {
+                    pkt = this.evRecord.encode([
+                        r.capMl,
+                        r.deliveredMl,
+                        r.fillFraction,
+                        r.peakPressurePa,
+                        r.startMs,
+                        r.endMs,
+                        r.level,
+                        r.endState as number as ds.CementInjectorState,
+                        r.endReason,
+                        Math.min(255, r.pauses),
+                        Math.min(255, r.leakPauses),
+                        Math.min(255, r.overrides),
+                    ])
+                    keep = true
+                }
                 break
             }
+        }
+        if (pkt) this.enqueue(pkt, keep)
+    }
+
+    /** The answer to a sequenced command (event command_result). */
+    postAnswer(a: Answer) {
+        if (a.reject !== Reject.Ok) this.lastRejectCode = (a.op & 0xff) | ((a.reject & 0xff) << 8)
+        this.enqueue(
+            this.evResult.encode([
+                a.id,
+                a.lo,
+                a.hi,
+                a.op & 0xff,
+                a.outcome,
+                a.reject,
+                a.state as number as ds.CementInjectorState,
+            ]),
+            false
+        )
+    }
+
+    /** kept for callers that publish one event and wait */
+    async publish(e: CoreEvent) {
+        this.post(e)
+    }
+
+    private enqueue(pkt: ds.Packet, keep: boolean) {
+        if (this.outbox.length >= OUTBOX_MAX) {
+            let victim = 0
+            for (let i = 0; i < this.outbox.length; ++i)
+                if (!this.outboxKeep[i]) {
+                    victim = i
+                    break
+                }
+            this.outbox.insert(victim, -1)
+            this.outboxKeep.insert(victim, -1)
+            this.eventsDropped++
+        }
+        this.outbox.push(pkt)
+        this.outboxKeep.push(keep)
+        if (!this.pumping) {
+            const self = this
+            async function pump() {
+                await self.pumpOutbox()
+            }
+            pump.start()
+        }
+    }
+
+    /**
+     * Sends queued events one at a time, each three times (0, 20, 40 ms) as
+     * Jacdac events are; waiting on each send keeps the only queue ours and
+     * bounded (the platform's event worker is unbounded).
+     */
+    private async pumpOutbox() {
+        if (this.pumping) return
+        this.pumping = true
+        try {
+            while (this.outbox.length > 0) {
+                const pkt = this.outbox.shift()
+                this.outboxKeep.shift()
+                await (ds as any as EventSender)._serverSend(0x100, pkt) // stamps it as an event
+                await this._send(pkt)
+                await ds.sleep(20)
+                await this._send(pkt)
+                await ds.sleep(20)
+                await this._send(pkt)
+            }
+        } finally {
+            this.pumping = false
         }
     }
 }

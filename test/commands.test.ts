@@ -146,6 +146,8 @@ describe("FAULT-6/7 commands", () => {
         t.step(true)
         ok(!t.cmd(Op.SetThreshold, Threshold.MaxLeakPauses, 2, Source.Host).pending, "fewer leak pauses: immediate")
         ok(t.cmd(Op.SetThreshold, Threshold.MaxLeakPauses, 5, Source.Host).pending, "more leak pauses: confirm")
+        eq(t.cmd(Op.Pause, undefined, undefined, Source.Host).pending, false, "a safety action cancels what waits (FAULT-8)")
+        eq(t.sup.pendingOp(), 0, "nothing pending")
         ok(t.cmd(Op.SetThreshold, Threshold.MinHoldMs, 1000, Source.Host).pending, "shorter hold: confirm")
         near(t.sup.cfg.minHoldMs, 3000, 0, "hold unchanged")
     })

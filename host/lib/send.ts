@@ -50,7 +50,8 @@ export function prepare(name: string, args: string[], opts: { override?: boolean
     }
     if (rest.length) throw new UsageError(`${cmd.cli} takes ${fields.length} argument(s), got extra: ${rest.join(" ")}`)
     if (opts.override && !fields.some(f => f.name === "override")) throw new UsageError(`--override only applies to set-cap`)
-    const data = cmd.packFormat ? jdpack(cmd.packFormat, values) : new Uint8Array(0)
+    // seq 0 = unsequenced: answered by the rejected / confirm_required events
+    const data = jdpack(cmd.packFormat ?? "u32", [0, ...values])
     return { cmd, values, data }
 }
 

@@ -112,7 +112,9 @@ export interface CommandInfo {
     /** CLI name, kebab-case: "set-level" */
     cli: string
     code: number
+    /** the command's own arguments (without the leading request id `seq`) */
     fields: jdspec.PacketMember[]
+    /** pack format of the whole payload: seq first, then the fields */
     packFormat?: string
     description: string
 }
@@ -124,7 +126,7 @@ export function commands(): CommandInfo[] {
             name: p.name,
             cli: p.name.replace(/_/g, "-"),
             code: p.identifier,
-            fields: p.fields,
+            fields: p.fields.filter(f => f.name !== "seq"),
             packFormat: p.packFormat,
             description: (p.description || "").replace(/\s+/g, " ").trim(),
         }))

@@ -261,7 +261,8 @@ export class FakeInjector {
 
     private onCommand(code: number, pkt: Packet) {
         const info = commands().find(c => c.code === code)
-        const args: number[] = info?.packFormat ? jdunpack<number[]>(pkt.data, info.packFormat) : []
+        // the first field is the request id (seq)
+        const args: number[] = info?.packFormat ? jdunpack<number[]>(pkt.data, info.packFormat).slice(1) : []
         this.received.push({ code, args })
         const a = args[0] ?? NaN
         const b = args[1] ?? NaN

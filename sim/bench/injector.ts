@@ -240,7 +240,9 @@ export class InjectorLink {
         const dropped = !this.connected || !srv
         this.sent.push({ tHostMs: performance.now(), op, args, dropped })
         if (dropped) return false
-        const data = fmt ? jdpack(fmt, args) : new Uint8Array(0)
+        // every command starts with the request id; 0 = unsequenced (answered
+        // by the rejected / confirm_required events)
+        const data = jdpack(fmt ? `u32 ${fmt}` : "u32", [0, ...args])
         await srv!.sendPacketAsync(Packet.from(op, data), false)
         return true
     }

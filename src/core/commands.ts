@@ -15,8 +15,10 @@ import { DEVICE_MAX_CAP_ML, LEVELS } from "./levels"
 import { Motion } from "./motion"
 import { CAL_GAIN, CAL_TARE, CAL_VOLUME, Supervisor } from "./supervisor"
 
+/** sequenced answers remembered for retries */
 export const ANSWERS_KEPT = 32
-export const DEFERRED_MAX = 8
+/** answers waiting to be drained at most (FAULT-10) */
+export const ANSWERS_QUEUED_MAX = 16
 
 function finite(v: number): boolean {
     return typeof v === "number" && !isNaN(v) && v !== Infinity && v !== -Infinity
@@ -28,7 +30,7 @@ function isInt(v: number): boolean {
 
 function idOf(cmd: Command): number {
     const id = cmd.id
-    return isInt(id) && id > 0 && id <= 65535 ? id : 0
+    return isInt(id) && id > 0 && id <= 0x7fffffff ? id : 0
 }
 
 /** Ops that only make things safer: always accepted, and they cancel what is pending (FAULT-8). */
@@ -38,13 +40,13 @@ export function isSafetyOp(op: Op): boolean {
 
 export class Desk {
     private pending: Command = null
-    private pendingAnswer: Answer = null
     private pendingMs = 0
-    // ring of the last answers by id (FAULT-10: bounded)
-    private ring: Answer[] = []
-    private head = 0
-    private deferred: Answer[] = []
-    deferredDropped = 0
+    /** answers of the last ANSWERS_KEPT sequenced commands, newest last */
+    private recent: Answer[] = []
+    /** answers not yet drained (bounded, FAULT-10) */
+    private queue: Answer[] = []
+    /** answers dropped because nobody drained them (FAULT-10) */
+    dropped = 0
 
     pendingOp(): number {
         return this.pending ? this.pending.op : 0
@@ -54,125 +56,123 @@ export class Desk {
         return this.pending ? idOf(this.pending) : 0
     }
 
-    private find(id: number, op: number): Answer {
-        if (id === 0) return null
-        for (let i = 0; i < this.ring.length; ++i) if (this.ring[i].id === id && this.ring[i].op === op) return this.ring[i]
+    private recall(id: number, op: Op): Answer {
+        for (let i = this.recent.length - 1; i >= 0; --i) {
+            const a = this.recent[i]
+            if (a.id === id) return a.op === op ? a : null
+        }
         return null
     }
 
-    private keep(a: Answer) {
-        if (a.id === 0) return
-        if (this.ring.length < ANSWERS_KEPT) this.ring.push(a)
-        else {
-            this.ring[this.head] = a
-            this.head = (this.head + 1) % ANSWERS_KEPT
+    private enqueue(a: Answer) {
+        // a host that missed an answer re-sends the id and gets it again
+        if (this.queue.length >= ANSWERS_QUEUED_MAX) {
+            this.queue.shift()
+            this.dropped++
         }
+        this.queue.push(a)
     }
 
-    private defer(a: Answer) {
-        if (this.deferred.length >= DEFERRED_MAX) {
-            this.deferred.shift()
-            this.deferredDropped++
-        }
-        this.deferred.push(a)
+    drain(): Answer[] {
+        const q = this.queue
+        this.queue = []
+        return q
     }
 
-    drainDeferred(): Answer[] {
-        const d = this.deferred
-        this.deferred = []
-        return d
-    }
-
-    private answer(s: Supervisor, cmd: Command, outcome: Outcome, reject: Reject): Answer {
-        return {
+    private answer(s: Supervisor, tMs: number, cmd: Command, outcome: Outcome, reject: Reject): Answer {
+        const a: Answer = {
             id: idOf(cmd),
             op: cmd.op,
             outcome,
             reject,
-            pending: this.pendingOp(),
+            pending: outcome === Outcome.Pending,
             state: s.state,
             lo: NaN,
             hi: NaN,
+            tMs,
         }
+        if (reject !== Reject.Ok) this.figures(s, cmd, reject, tMs, a)
+        if (a.id !== 0) {
+            this.recent.push(a)
+            if (this.recent.length > ANSWERS_KEPT) this.recent.shift()
+            this.enqueue(a)
+        }
+        return a
     }
 
     command(s: Supervisor, tMs: number, cmd: Command, src: Source): Answer {
         const id = idOf(cmd)
-        const seen = this.find(id, cmd.op)
-        if (seen) return seen // a repeat: its current answer, not a second execution
+        if (id !== 0) {
+            // a repeat of an answered id: its current answer, never a second execution
+            const prev = this.recall(id, cmd.op)
+            if (prev) {
+                this.enqueue(prev)
+                return prev
+            }
+        }
         const r = s.validate(tMs, cmd, src)
         if (r !== Reject.Ok) {
-            s.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, r)
-            const a = this.answer(s, cmd, Outcome.Rejected, r)
-            this.figures(s, cmd, r, tMs, a)
-            this.keep(a)
-            return a
+            if (id === 0) s.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, r)
+            return this.answer(s, tMs, cmd, Outcome.Rejected, r)
         }
         if (s.needsConfirm(cmd, src)) {
             if (this.pending) {
                 // FAULT-8: one confirm authorises exactly the command shown; never swap
-                s.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, Reject.Busy)
-                const b = this.answer(s, cmd, Outcome.Rejected, Reject.Busy)
-                this.keep(b)
-                return b
+                if (id === 0) s.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, Reject.Busy)
+                return this.answer(s, tMs, cmd, Outcome.Rejected, Reject.Busy)
             }
             this.pending = { op: cmd.op, a: cmd.a, b: cmd.b, id }
             this.pendingMs = tMs
-            s.emit(EventKind.ConfirmRequired, tMs, Reason.ConfirmRequired, cmd.op, id)
-            const p = this.answer(s, cmd, Outcome.Pending, Reject.Ok)
-            this.pendingAnswer = p
-            this.keep(p)
-            return p
+            if (id === 0) s.emit(EventKind.ConfirmRequired, tMs, Reason.ConfirmRequired, cmd.op, 0)
+            return this.answer(s, tMs, cmd, Outcome.Pending, Reject.Ok)
         }
         if (isSafetyOp(cmd.op)) this.cancel(s, tMs)
         s.execute(tMs, cmd)
-        const e = this.answer(s, cmd, Outcome.Executed, Reject.Ok)
-        this.keep(e)
-        return e
+        return this.answer(s, tMs, cmd, Outcome.Executed, Reject.Ok)
     }
 
-    /** Settles the pending command's answer (the same object the ring holds) and defers it. */
-    private settle(s: Supervisor, outcome: Outcome, reject: Reject): Answer {
-        const a = this.pendingAnswer
+    /** A later outcome of the pending command, under its own id (the stored answer changes in place). */
+    private settle(s: Supervisor, tMs: number, outcome: Outcome, reject: Reject): Answer {
+        const p = this.pending
         this.pending = null
-        this.pendingAnswer = null
+        const id = idOf(p)
+        const a = id !== 0 ? this.recall(id, p.op) : null
+        if (!a) return this.answer(s, tMs, p, outcome, reject)
         a.outcome = outcome
         a.reject = reject
-        a.pending = 0
+        a.pending = false
         a.state = s.state
-        this.defer(a)
+        a.tMs = tMs
+        if (reject !== Reject.Ok) this.figures(s, p, reject, tMs, a)
+        this.enqueue(a)
         return a
     }
 
     /** The local confirm button: runs the pending command, re-validated now. */
     confirm(s: Supervisor, tMs: number): Answer {
         const p = this.pending
-        if (!p) {
-            const a = this.answer(s, { op: 0 as Op }, Outcome.Rejected, Reject.NothingToConfirm)
-            return a
-        }
+        if (!p) return this.answer(s, tMs, { op: 0 as Op }, Outcome.Rejected, Reject.NothingToConfirm)
         if (tMs - this.pendingMs > s.cfg.confirmTimeoutMs) {
             s.emit(EventKind.Info, tMs, Reason.ConfirmExpired, p.op, 0)
-            this.settle(s, Outcome.Expired, Reject.NothingToConfirm)
-            return this.answer(s, { op: 0 as Op }, Outcome.Rejected, Reject.NothingToConfirm)
+            this.settle(s, tMs, Outcome.Expired, Reject.Ok)
+            return this.answer(s, tMs, { op: 0 as Op }, Outcome.Rejected, Reject.NothingToConfirm)
         }
         const r = s.validate(tMs, p, Source.Local)
         if (r !== Reject.Ok) {
-            s.emit(EventKind.Rejected, tMs, Reason.None, p.op, r)
-            const a = this.settle(s, Outcome.Rejected, r)
-            this.figures(s, p, r, tMs, a)
-            return a
+            if (idOf(p) === 0) s.emit(EventKind.Rejected, tMs, Reason.None, p.op, r)
+            return this.settle(s, tMs, Outcome.Rejected, r)
         }
         this.pending = null
         s.execute(tMs, p)
+        // settle after executing so the answer carries the state it led to
         this.pending = p
-        return this.settle(s, Outcome.Executed, Reject.Ok)
+        return this.settle(s, tMs, Outcome.Executed, Reject.Ok)
     }
 
     expire(s: Supervisor, tMs: number) {
         if (this.pending && tMs - this.pendingMs > s.cfg.confirmTimeoutMs) {
             s.emit(EventKind.Info, tMs, Reason.ConfirmExpired, this.pending.op, 0)
-            this.settle(s, Outcome.Expired, Reject.Ok)
+            this.settle(s, tMs, Outcome.Expired, Reject.Ok)
         }
     }
 
@@ -180,7 +180,7 @@ export class Desk {
     cancel(s: Supervisor, tMs: number) {
         if (!this.pending) return
         s.emit(EventKind.Info, tMs, Reason.PendingCancelled, this.pending.op, 0)
-        this.settle(s, Outcome.Cancelled, Reject.Ok)
+        this.settle(s, tMs, Outcome.Cancelled, Reject.Ok)
     }
 
     /** The figures that matter for a rejection: allowed range, or remaining hold. */

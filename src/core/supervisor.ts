@@ -221,6 +221,11 @@ export class Supervisor {
         this.events.push({ kind, tMs, reason, a, b })
     }
 
+    /** Answers to sequenced commands not yet forwarded (also returned by step()). */
+    drainAnswers(): Answer[] {
+        return this.desk.drain()
+    }
+
     drainEvents(): CoreEvent[] {
         const e = this.events
         this.events = []
@@ -555,7 +560,7 @@ export class Supervisor {
         sm.speedRatio = this.drive.out.speedRatio
         o.motor = this.drive.out
         o.events = this.drainEvents()
-        o.answers = this.desk.drainDeferred()
+        o.answers = this.desk.drain()
         o.records = this.records
         this.records = []
         o.persist = this.persistDue
@@ -599,9 +604,6 @@ export class Supervisor {
     }
     execute(now: number, cmd: Command) {
         execute(this, now, cmd)
-    }
-    answerFigures(cmd: Command, r: Reject, now: number, ans: Answer) {
-        this.desk.figures(this, cmd, r, now, ans)
     }
     resumeSetup(now: number) {
         this.refFlow = this.refFlow > 0 ? this.refFlow : this.flowMlPerMin

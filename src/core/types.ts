@@ -90,36 +90,38 @@ export enum Reject {
     Implausible = 19, // calibration result outside plausible bounds
     CapReached = 20,
     NeedsLocal = 21, // only the local confirm button can do this
-    Busy = 22, // FAULT-8: another command waits for the confirm button
+    Busy = 22, // FAULT-8: another risk-adding command already waits for the confirm
     SyringeUnconfirmed = 23, // FAULT-5: confirm the syringe locally after a restart
     MidLevel = 24, // BOARD-3: not while a level is in progress
 }
 
-/** What became of a command (the host's answer). */
+/** What became of a command (wire values of event command_result). */
 export enum Outcome {
     Executed = 0,
     Pending = 1, // waits for the local confirm button
-    Rejected = 2,
-    Expired = 3, // nobody pressed confirm in time
-    Cancelled = 4, // a safety action cancelled it while pending
+    Rejected = 2, // refused; `reject` says why; nothing changed
+    Expired = 3, // the confirm was not pressed in time
+    Cancelled = 4, // a safety action cleared it before the confirm
 }
 
 /**
- * The answer to one command. `id` is the host's request id (0 = unsequenced);
- * `lo`/`hi` carry the figures that matter: the allowed range for OutOfRange /
- * AboveCeiling, the remaining hold (ms, in lo) for HoldNotElapsed, else NaN.
+ * The answer to one command: given at once by command(), and again for
+ * each later outcome of a pending command (drainAnswers()). `id` is the
+ * host's request id (0 = unsequenced).
  */
 export interface Answer {
     id: number
-    op: number
+    op: Op
     outcome: Outcome
     reject: Reject
-    /** the op waiting for the confirm button after this answer, 0 when none */
-    pending: number
-    /** the injection state after this answer */
+    /** true while it waits for the local confirm button */
+    pending: boolean
+    /** state after the command */
     state: State
+    /** values that matter: the allowed range for OutOfRange / AboveCeiling, remaining hold ms for HoldNotElapsed; NaN otherwise */
     lo: number
     hi: number
+    tMs: number
 }
 
 /** Ranked actions; the highest active one wins (PX4-style). */
@@ -174,12 +176,15 @@ export const enum Source {
 
 export interface Command {
     op: Op
+    /**
+     * The host's request id (1..2^31-1); 0 or absent = unsequenced (local
+     * inputs, old hosts). A repeated id is answered, never executed twice.
+     */
+    id?: number
     /** first argument (meaning per op; documented in services/cementinjector.md) */
     a?: number
     /** second argument */
     b?: number
-    /** the host's request id, 1..65535; 0 or undefined = unsequenced (local inputs) */
-    id?: number
 }
 
 /** Sensor values handed to one control step. */
