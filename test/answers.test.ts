@@ -27,10 +27,10 @@ describe("command contract", () => {
             const again = host(r, Op.LeakSeen, 41)
             eq(again.outcome, Outcome.Executed, "retry answered with the first outcome")
         }
-        eq(r.sup.leakPauses, 1, "one leak pause, not five")
+        eq(r.sup.lvl.leakPauses, 1, "one leak pause, not five")
         eq(r.sup.state, State.Paused, "still paused, not aborted at the leak limit")
         // every answer went out (first + 4 retries)
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         eq(ans.length, 5, "an answer per copy received")
         for (let i = 0; i < ans.length; ++i) eq(ans[i].id, 41, "answer carries the id")
     })
@@ -44,7 +44,7 @@ describe("command contract", () => {
         eq(r.sup.confirmPressed(r.tMs), Reject.Ok, "confirm")
         r.step(false)
         eq(r.sup.state, State.Injecting, "started")
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         eq(ans.length, 2, "pending + executed")
         eq(ans[1].outcome, Outcome.Executed, "executed at the press")
         eq(ans[1].state, State.Injecting, "answer carries the new state")
@@ -79,7 +79,7 @@ describe("command contract", () => {
         eq(r.sup.pendingOp(), 0, "leak-seen cancelled the pending resume")
         eq(r.sup.confirmPressed(r.tMs), Reject.NothingToConfirm, "a late press resumes nothing")
         eq(r.sup.state, State.Paused, "still paused")
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         let cancelled = false
         for (let i = 0; i < ans.length; ++i) if (ans[i].id === 90 && ans[i].outcome === Outcome.Cancelled) cancelled = true
         ok(cancelled, "resume answered cancelled")
@@ -103,8 +103,8 @@ describe("command contract", () => {
             r.sup.command(r.tMs, { op: Op.SetFlow, a: 99, id: i }, Source.Host)
             if (i % 25 === 0) await ds.sleep(0) // the VM panics past ~128 k instructions without a yield
         }
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         ok(ans.length <= 16, `at most 16 answers held, got ${ans.length}`)
-        ok(r.sup.answersDropped >= 484, `dropped counted (${r.sup.answersDropped})`)
+        ok(r.sup.desk.dropped >= 484, `dropped counted (${r.sup.desk.dropped})`)
     })
 })

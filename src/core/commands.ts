@@ -287,7 +287,7 @@ function readyToMove(s: Supervisor, now: number): Reject {
     if (!s.calibrated()) return Reject.NotCalibrated
     if (!s.sensorReady(now)) return Reject.SensorNotReady
     if (!s.encoderPresent || !s.enc.valid) return Reject.EncoderNotReady
-    if (s.mixedAtMs < 0) return Reject.CementNotMixed
+    if (!s.cementMixed) return Reject.CementNotMixed
     if (s.cementAgeS(now) > s.cfg.workingLimitS) return Reject.CementTooOld
     if (s.deliveredMl() >= s.lvl.capMl) return Reject.CapReached
     if (s.remoteMode && now - s.lastHeartbeatMs > s.cfg.hostTimeoutMs) return Reject.WrongState
@@ -334,7 +334,7 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             if (!s.calibrated()) return Reject.NotCalibrated
             if (!s.syringeConfirmed) return Reject.SyringeUnconfirmed
             if (s.estop || !s.estopPresent) return Reject.EstopActive // FAULT-12: held at boot blocks arming
-            if (s.mixedAtMs < 0) return Reject.CementNotMixed
+            if (!s.cementMixed) return Reject.CementNotMixed
             if (s.cementAgeS(now) > cfg.workingLimitS) return Reject.CementTooOld
             if (s.deliveredMl() >= s.lvl.capMl) return Reject.CapReached
             if (s.lvl.ended) return Reject.WrongState // an ended level continues only by re-selecting it
@@ -510,6 +510,7 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
         case Op.MarkMixing: {
             const ageS = cmd.b === undefined ? 0 : cmd.b
             s.mixedAtMs = now - ageS * 1000
+            s.cementMixed = true
             s.book.preparedMl += a
             s.fs.clear(Clear.OnNewLevel)
             s.persistDue = true

@@ -27,6 +27,12 @@ export class RateEstimator {
     private head = 0
     private n = 0
     private above = 0
+    // running sums over the window (time relative to t0, s): O(1) per sample
+    private t0 = 0
+    private st = 0
+    private sp = 0
+    private stt = 0
+    private stp = 0
     /** latest slope, Pa/s (NaN until the window is full) */
     ratePaPerS = NaN
 
@@ -41,37 +47,40 @@ export class RateEstimator {
         this.n = 0
         this.head = 0
         this.above = 0
+        this.st = 0
+        this.sp = 0
+        this.stt = 0
+        this.stp = 0
         this.ratePaPerS = NaN
     }
 
     /** Adds a sample; returns the number of consecutive samples above thresholdPaPerS. */
     add(tMs: number, pressurePa: number, thresholdPaPerS: number): number {
-        this.ts[this.head] = tMs
+        if (this.n === 0) this.t0 = tMs
+        const t = (tMs - this.t0) / 1000
+        if (this.n === RATE_WINDOW) {
+            const ot = this.ts[this.head]
+            const op = this.ps[this.head]
+            this.st -= ot
+            this.sp -= op
+            this.stt -= ot * ot
+            this.stp -= ot * op
+        } else this.n++
+        this.ts[this.head] = t
         this.ps[this.head] = pressurePa
+        this.st += t
+        this.sp += pressurePa
+        this.stt += t * t
+        this.stp += t * pressurePa
         this.head = (this.head + 1) % RATE_WINDOW
-        if (this.n < RATE_WINDOW) this.n++
         if (this.n < RATE_WINDOW) {
             this.ratePaPerS = NaN
             this.above = 0
             return 0
         }
-        let st = 0
-        let sp = 0
-        for (let i = 0; i < RATE_WINDOW; ++i) {
-            st += this.ts[i]
-            sp += this.ps[i]
-        }
-        const mt = st / RATE_WINDOW
-        const mp = sp / RATE_WINDOW
-        let num = 0
-        let den = 0
-        for (let i = 0; i < RATE_WINDOW; ++i) {
-            const dt = this.ts[i] - mt
-            num += dt * (this.ps[i] - mp)
-            den += dt * dt
-        }
-        // timestamps in ms -> slope per ms -> x1000 per s
-        this.ratePaPerS = den > 0 ? (num / den) * 1000 : 0
+        const k = RATE_WINDOW
+        const den = k * this.stt - this.st * this.st
+        this.ratePaPerS = den > 0 ? (k * this.stp - this.st * this.sp) / den : 0
         if (this.ratePaPerS > thresholdPaPerS) this.above++
         else this.above = 0
         return this.above

@@ -93,7 +93,10 @@ export function restoreSnapshot(s: Supervisor, tMs: number, cal: CalibrationSnap
         s.syringeConfirmed = false
         if (setup.flowMlPerMin >= s.cfg.flowMinMlPerMin && setup.flowMlPerMin <= s.cfg.flowMaxMlPerMin) s.flowMlPerMin = setup.flowMlPerMin
         // a lower bound of the age: the time the device was off is unknown
-        if (setup.cementAgeS >= 0) s.mixedAtMs = tMs - setup.cementAgeS * 1000
+        if (setup.cementAgeS >= 0) {
+            s.mixedAtMs = tMs - setup.cementAgeS * 1000
+            s.cementMixed = true
+        }
         s.book.preparedMl = setup.preparedMl
         const th = setup.thresholds
         for (let i = 0; i < THRESHOLDS.length && i < th.length; ++i) {

@@ -72,7 +72,8 @@ export class Supervisor {
     remoteMode = false
     volumeScale = 1
     calFlags = 0
-    /** FLOW-3: time the cement was mixed (device clock), -1 when not marked */
+    /** FLOW-3: the cement was marked mixed, at mixedAtMs (device clock; may be negative) */
+    cementMixed = false
     mixedAtMs = -1
 
     // modules
@@ -176,7 +177,7 @@ export class Supervisor {
     }
 
     cementAgeS(tMs: number): number {
-        return this.mixedAtMs < 0 ? -1 : (tMs - this.mixedAtMs) / 1000
+        return this.cementMixed ? (tMs - this.mixedAtMs) / 1000 : -1
     }
 
     /** VOL-4: cement prepared minus every level's delivered volume this session. */
@@ -350,7 +351,7 @@ export class Supervisor {
         v.lookaheadMl = (Math.max(0, this.drive.cmdFlowMlPerMin) * 32.5) / 60000
         v.capMl = this.lvl.capMl
         v.capWarnFraction = cfg.capWarnFraction
-        v.cementSetting = this.mixedAtMs >= 0 && this.cementAgeS(now) >= cfg.settingWarnS
+        v.cementSetting = this.cementMixed && this.cementAgeS(now) >= cfg.settingWarnS
         v.handMotion = this.lvl.level >= 0 && this.enc.offMotionMl > cfg.handMotionMl
         conditions(v, this.firing)
         this.fs.actions[Check.LeakSuspected] = cfg.leakAutoPause === 1 ? Action.Pause : Action.Warn

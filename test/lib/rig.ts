@@ -146,6 +146,15 @@ export class Rig {
         return this.step(true)
     }
 
+    /** The answers the steps returned since the last call (and any not yet stepped out). */
+    takeAnswers(): Answer[] {
+        const a = this.answers
+        const more = this.sup.drainAnswers()
+        for (let i = 0; i < more.length; ++i) a.push(more[i])
+        this.answers = []
+        return a
+    }
+
     /** Presses the local confirm button (it reaches the core with the next step). */
     confirm(): Answer {
         return this.sup.confirmButton(this.tMs)
