@@ -5,7 +5,7 @@ import { describe, test } from "@devicescript/test"
 // executed twice, and a confirm authorises exactly the command it was shown
 // for (FAULT-8).
 import { Op, Outcome, Reject, Source, State, Threshold } from "../src/core"
-import { Rig } from "./lib/rig"
+import { Rig, sleepTick } from "./lib/rig"
 import { eq, ok } from "./lib/assert"
 
 function host(r: Rig, op: Op, id: number, a?: number, b?: number) {
@@ -56,7 +56,8 @@ describe("command contract", () => {
         eq(r.sup.state, State.Paused, "retry did not resume")
     })
 
-    test("FAULT-8: a second risk-adding command while one is pending is refused Busy, never swapped in", () => {
+    test("FAULT-8: a second risk-adding command while one is pending is refused Busy, never swapped in", async () => {
+        await sleepTick()
         const r = new Rig()
         r.prepare("C2")
         r.cmd(Op.Disarm)
@@ -85,7 +86,8 @@ describe("command contract", () => {
         ok(cancelled, "resume answered cancelled")
     })
 
-    test("FAULT-6: a rejection is answered with the reason and the allowed range", () => {
+    test("FAULT-6: a rejection is answered with the reason and the allowed range", async () => {
+        await sleepTick()
         const r = new Rig()
         r.step(true)
         const a = host(r, Op.SetFlow, 3, 12)

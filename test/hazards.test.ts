@@ -1,3 +1,4 @@
+import * as ds from "@devicescript/core"
 import { describe, test } from "@devicescript/test"
 // Issue 8's hazards, each reproduced through the public interface (inputs,
 // commands, confirm presses) with the safe outcome asserted as a figure.
@@ -258,7 +259,7 @@ describe("issue 8 hazards", () => {
                 const op = ops[(k + j) % ops.length]
                 r.sup.command(r.tMs, { op, a: j % 3 === 0 ? NaN : 99, b: 1, id: j % 4 === 0 ? 0 : id++ }, Source.Host)
             }
-            const t0 = Date.now()
+            const t0 = ds.millis()
             r.plant.advance(12.5, r.last)
             r.tMs += 12.5
             const out = r.sup.step({
@@ -273,7 +274,7 @@ describe("issue 8 hazards", () => {
                 pedal: false,
                 confirmPressed: false,
             })
-            const took = Date.now() - t0
+            const took = ds.millis() - t0
             if (took > worstStepMs) worstStepMs = took
             r.last = { enabled: out.motor.enabled, speedRatio: out.motor.speedRatio, flowMlPerMin: out.motor.flowMlPerMin }
             if (out.answers.length > maxAnswers) maxAnswers = out.answers.length

@@ -198,7 +198,9 @@ export class Rig {
     }
 
     async startInjecting(level: string = "C2", flow: number = 3) {
+        await sleepTick() // the VM panics past ~128 k instructions without a yield
         this.prepare(level, flow)
+        await sleepTick()
         this.cmd(Op.Start)
         if (this.sup.state !== State.Injecting) throw new Error(`start failed, state ${this.sup.state}`)
     }
