@@ -38,13 +38,17 @@ describe("FAULT safe behaviour", () => {
     })
 
     test("FAULT-1: NaN and saturated samples -> fault(sensor) in the same step", async () => {
-        const kgs = [NaN, 2000 / 9.80665, -2000 / 9.80665]
+        // PRS-5: saturation is the sensor's own status (its reading at the converter's
+        // full scale), whatever the force looks like after tare
+        const kgs = [NaN, 2000 / 9.80665, 1.5]
+        const sat = [false, true, true]
         const reasons = [Reason.SensorNaN, Reason.SensorSaturated, Reason.SensorSaturated]
         for (let i = 0; i < kgs.length; ++i) {
             const r = new Rig()
             await r.startInjecting("C2", 3)
             await r.run(2000)
             r.kgOverride = kgs[i]
+            r.saturated = sat[i]
             r.tick()
             eq(r.sup.state, State.Fault, `fault on sample ${kgs[i]}`)
             eq(r.sup.reason, reasons[i], "reason")

@@ -19,9 +19,17 @@ async function pausedAt(ml: number): Promise<Rig> {
 describe("issue 8 hazards", () => {
     test("VOL-6: plunger turned back 2 mL by hand during a hold: the re-advance counts, <= 0.02 mL past a 3.5 mL cap", async () => {
         const r = await pausedAt(3.0)
-        r.plant.posMm -= (2.0 * 1000) / r.plant.areaMm2() // a hand on the plunger
-        await r.run(200)
+        // a hand turns the plunger back 2 mL over 2 s (7 mm: a speed the plunger can
+        // really move at, so not an encoder jump)
+        const backMm = (2.0 * 1000) / r.plant.areaMm2()
+        const pos0 = r.plant.posMm
+        await r.run(2000, () => {
+            r.plant.posMm = Math.max(pos0 - backMm, r.plant.posMm - backMm / 150)
+            return false
+        })
         ok(r.countEvents(EventKind.Alarm, Reason.HandMotion) >= 1, "motion with the drive disabled raised an alarm")
+        eq(r.sup.state, State.Paused, "still paused: a warning, the motion is accounted for")
+        await r.run(3000)
         eq(r.cmd(Op.Resume).reject, Reject.Ok, "resume")
         await r.run(120000, () => r.sup.state !== State.Injecting)
         await r.run(3000)
@@ -31,13 +39,19 @@ describe("issue 8 hazards", () => {
         figure("VOL-6 delivered past 3.5 mL cap, plunger turned back 2 mL in a hold", past, "mL")
     })
 
-    test("VOL-6: a backward count step during a hold earns no credit; the cap holds", async () => {
+    test("VOL-6: a backward count step of 1.9 mL during a hold is an encoder fault and earns no credit; the cap holds", async () => {
         const r = await pausedAt(3.0)
-        r.countOffset = -8000 // the count steps back 8000 counts (1.9 mL) while nothing moved
+        r.countOffset = -8000 // the count steps back 8000 counts (1.9 mL) in one report while nothing moved
         await r.run(500)
-        eq(r.cmd(Op.Resume).reject, Reject.Ok, "resume")
+        eq(r.sup.state, State.Fault, "fault")
+        eq(r.sup.reason, Reason.EncoderJump, "encoder jump (faster than any plunger moves)")
+        r.cmd(Op.ClearFault) // local reset; the count is re-referenced, with no credit
+        eq(r.sup.state, State.Idle, "idle after the local reset")
+        eq(r.cmd(Op.Arm).reject, Reject.Ok, "the level continues")
+        eq(r.cmd(Op.Start).reject, Reject.Ok, "start")
         await r.run(60000, () => r.sup.state !== State.Injecting)
         await r.run(3000)
+        eq(r.sup.reason, Reason.CapReached, "stopped at the cap")
         const past = r.plant.injectedMl - 3.5
         atMost(past, 0.02, "physically past the cap, mL")
         figure("VOL-6 delivered past cap after a backward count step", past, "mL")
@@ -50,11 +64,20 @@ describe("issue 8 hazards", () => {
         r.cmd(Op.Finish)
         await r.run(2000)
         r.cmd(Op.SetLevel, levelIndex("C2")) // continues its total (VOL-7)
+        eq(r.cmd(Op.Arm).reject, Reject.Ok, "armed: ready")
         const before = r.sup.deliveredMl()
-        r.plant.posMm += (3.0 * 1000) / r.plant.areaMm2() // pushed 3 mL by hand
-        await r.run(500)
-        near(r.sup.deliveredMl() - before, 3.0, 0.01, "hand-pushed volume counted, mL")
+        const slack = r.sup.enc.slackMl // the drive's own measured decompression: re-taken first
+        const fwdMm = (3.0 * 1000) / r.plant.areaMm2()
+        const pos0 = r.plant.posMm
+        await r.run(2000, () => {
+            r.plant.posMm = Math.min(pos0 + fwdMm, r.plant.posMm + fwdMm / 150) // pushed 3 mL by hand over ~2 s
+            return false
+        })
+        near(r.sup.deliveredMl() - before, 3.0 - slack, 0.005, "hand-pushed volume counted (less the decompression slack), mL")
+        atMost(slack, 0.3 + 0.02, "slack credit, mL")
         ok(r.countEvents(EventKind.Alarm, Reason.CapReached) >= 1, "cap alarm outside injecting")
+        ok(r.countEvents(EventKind.Alarm, Reason.HandMotion) >= 1, "hand motion alarm")
+        eq(r.sup.state, State.Idle, "disarmed at the cap")
         eq(r.cmd(Op.Arm).reject, Reject.CapReached, "arming refused at the cap")
     })
 
@@ -111,15 +134,17 @@ describe("issue 8 hazards", () => {
         eq(r.cmd(Op.Arm).reject, Reject.CapReached, "no second cap's worth")
         r.cmd(Op.SetLevel, levelIndex("C3"))
         ok(r.countEvents(EventKind.LevelRecord, Reason.CapReached) + r.countEvents(EventKind.LevelRecord, Reason.None) > recs, "level change emits the record")
-        near(r.plant.injectedMl, 3.5, 0.02, "physically in C2, mL")
+        atMost(r.plant.injectedMl, 3.5 + 0.02, "physically in C2 (the decompression pulls back what the chamber stored), mL")
         figure("VOL-7 physically in C2 after re-select", r.plant.injectedMl, "mL")
     })
 
     test("VOL-4: used cement counts every level's delivered volume (before: 0 mL)", async () => {
         const r = new Rig()
-        await r.startInjecting("C2", 6) // 10 mL prepared
+        await r.startInjecting("C2", 6, 6) // 6 mL prepared
+        eq(r.countEvents(EventKind.Alarm, Reason.LowCement), 0, "6 mL covers C2's 3.5 mL cap")
         await r.run(30000)
         r.cmd(Op.Finish)
+        await r.run(2000) // decompression
         const used = r.sup.usedCementMl()
         near(used, r.sup.deliveredMl(), 1e-9, "used = delivered in C2, mL")
         atLeast(used, 2.5, "used, mL")
@@ -136,7 +161,7 @@ describe("issue 8 hazards", () => {
         while (r.sup.state === State.Injecting && n < 20000) {
             r.countOffset = -Math.floor(0.08 * r.plant.posMm * 1200)
             r.tick()
-            if (++n % 10 === 0) await sleepTick()
+            if (++n % 5 === 0) await sleepTick()
         }
         eq(r.sup.state, State.Fault, "fault")
         eq(r.sup.reason, Reason.Stall, "stall")
@@ -153,7 +178,7 @@ describe("issue 8 hazards", () => {
         while (r.sup.state === State.Injecting && n < 40000) {
             r.countOffset = -Math.floor(0.05 * r.plant.posMm * 1200)
             r.tick()
-            if (++n % 10 === 0) await sleepTick()
+            if (++n % 5 === 0) await sleepTick()
         }
         eq(r.sup.reason, Reason.Stall, "stall")
         figure("FLOW-2 counted at trip, 5 % short encoder", r.sup.deliveredMl(), "mL")
@@ -161,10 +186,18 @@ describe("issue 8 hazards", () => {
 
     test("FAULT-12: an e-stop held at boot blocks arming; a held pedal pauses without an edge", async () => {
         const r = new Rig()
-        r.estop = true
+        r.estop = true // held at boot: read by level on the first step, no edge needed
+        r.step(true)
+        eq(r.sup.state, State.Fault, "boot lands in fault(estop) (FAULT-3: latched until a local reset)")
+        eq(r.sup.reason, Reason.Estop, "reason")
+        eq(r.last.enabled, false, "driver disabled")
+        eq(r.cmd(Op.Arm).reject, Reject.WrongState, "arm refused")
+        eq(r.cmd(Op.ClearFault).reject, Reject.EstopActive, "local reset refused while the e-stop is held")
+        r.estop = false
+        r.step(true)
+        eq(r.cmd(Op.ClearFault).reject, Reject.Ok, "local reset after release")
         r.prepare("C2")
-        eq(r.sup.state, State.Idle, "not armed")
-        eq(r.cmd(Op.Arm).reject, Reject.EstopActive, "arm refused with the e-stop held")
+        eq(r.sup.state, State.Ready, "armed once released and reset")
         const q = new Rig()
         await q.startInjecting("C2", 3)
         await q.run(1000)
@@ -284,7 +317,12 @@ describe("issue 8 hazards", () => {
         eq(r.sup.state, State.Injecting, "still injecting after 10 s of flood")
         atMost(maxAnswers, 16, "answers handed out per step")
         atMost(maxEvents, 32, "events handed out per step")
-        atLeast(r.sup.desk.dropped, 1, "dropped answers counted")
+        eq(r.sup.desk.dropped, 0, "drained every step: nothing dropped")
+        // a burst of 100 sequenced commands between two steps: the queue keeps the newest 16, counts the rest
+        for (let j = 0; j < 100; ++j) r.sup.command(r.tMs, { op: Op.Heartbeat, id: id++ }, Source.Host)
+        const burst = r.sup.drainAnswers()
+        eq(burst.length, 16, "answers queued at most")
+        eq(r.sup.desk.dropped, 84, "dropped answers counted")
         figure("FAULT-10 commands sent", id - 1, "sequenced")
         figure("FAULT-10 worst control step under flood (VM, GC stress)", worstStepMs, "ms")
         figure("FAULT-10 answers dropped (counted)", r.sup.desk.dropped, "")

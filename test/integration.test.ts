@@ -158,9 +158,20 @@ describe("integration: firmware app through its roles", () => {
     })
 
     test("LEAK-1..3 VOL-3 TEL-1 TEL-2: a complete level (arm, start, leak seen, hold, resume, cap) through roles", async () => {
+        // FAULT-7/8: level, flow and the cement clock add risk: each waits for its own
+        // confirm press (a second one while the first waits would be refused Busy)
         await inj.setLevel(0, levelIndex("C2"))
+        await until(() => sup.pendingOp() === Op.SetLevel, 2000, "set-level pending")
+        await confirmSrv.click()
+        await until(() => sup.lvl.level === levelIndex("C2"), 2000, "level set")
         await inj.setFlow(0, 6)
+        await until(() => sup.pendingOp() === Op.SetFlow, 2000, "set-flow pending")
+        await confirmSrv.click()
+        await until(() => sup.flowMlPerMin === 6, 2000, "flow set")
         await inj.markMixing(0, 10, 0)
+        await until(() => sup.pendingOp() === Op.MarkMixing, 2000, "mark-mixing pending")
+        await confirmSrv.click()
+        await until(() => sup.cementMixed, 2000, "cement marked")
         await inj.arm(0)
         await until(() => sup.state === State.Ready, 2000, "ready")
         await inj.setCap(0, 0.5, 0)

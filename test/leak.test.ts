@@ -32,8 +32,12 @@ describe("LEAK pause and resume", () => {
         await r.startInjecting("C2", 3)
         await r.run(8000)
         const p = await pauseWith(r, Op.LeakSeen, Source.Local)
-        ok(r.last.flowMlPerMin < 0 && r.last.enabled, "retracting in the step of the trigger (0 control steps)")
+        // FAULT-11: the trigger step disables the driver (the shortest path); the retraction follows
+        eq(r.last.enabled, false, "driver disabled in the step of the trigger (0 control steps)")
         figure("LEAK-2 control steps from leak-seen to motor stop", 0, "steps")
+        const t0 = r.tMs
+        await r.run(100, () => r.last.enabled && r.last.flowMlPerMin < 0)
+        atMost(r.tMs - t0, 40, "retracting after the brake, ms")
         let retractMs = 0
         await r.run(3000, () => {
             if (r.sup.drive.mode === Motion.Retract) retractMs += SAMPLE_MS
@@ -138,6 +142,6 @@ async function leakLimit(override: boolean) {
     else {
         eq(r.sup.state, State.Aborted, "third leak pause ends the level")
         eq(r.sup.reason, Reason.LeakLimit, "reason leakLimit")
-        eq(r.sup.lastRecord.leakPauses, 3, "record shows 3 leak pauses")
+        eq(r.sup.lastRecord().leakPauses, 3, "record shows 3 leak pauses")
     }
 }

@@ -51,7 +51,7 @@ export interface CheckView {
     /** a level is in progress or the drive is moving: sensor faults matter */
     watching: boolean
     injecting: boolean
-    /** a level is selected and has not ended */
+    /** a level is selected and has not ended (started or not) */
     levelOpen: boolean
     estop: boolean
     estopPresent: boolean

@@ -38,6 +38,9 @@ export function isSafetyOp(op: Op): boolean {
     return op === Op.Pause || op === Op.LeakSeen || op === Op.Abort || op === Op.Finish
 }
 
+/** Shared empty answer list (never written to). */
+const NO_ANSWERS: Answer[] = []
+
 export class Desk {
     private pending: Command = null
     private pendingMs = 0
@@ -74,6 +77,7 @@ export class Desk {
     }
 
     drain(): Answer[] {
+        if (this.queue.length === 0) return NO_ANSWERS // no allocation on quiet steps
         const q = this.queue
         this.queue = []
         return q
@@ -281,6 +285,17 @@ function argsOk(cmd: Command, n: number): boolean {
     return true
 }
 
+/**
+ * VOL-7: a level with less than CAP_MIN_LEFT_ML under its cap is at its cap
+ * (the cap check stops a step's flow early, so a level stopped at its cap
+ * keeps a few uL; arming it again could deliver nothing but a start).
+ */
+export const CAP_MIN_LEFT_ML = 0.02
+
+function atCap(s: Supervisor): boolean {
+    return s.deliveredMl() > s.lvl.capMl - CAP_MIN_LEFT_ML
+}
+
 /** Common preconditions for any forward motion. */
 function readyToMove(s: Supervisor, now: number): Reject {
     if (s.estop || !s.estopPresent) return Reject.EstopActive
@@ -289,7 +304,7 @@ function readyToMove(s: Supervisor, now: number): Reject {
     if (!s.encoderPresent || !s.enc.valid) return Reject.EncoderNotReady
     if (!s.cementMixed) return Reject.CementNotMixed
     if (s.cementAgeS(now) > s.cfg.workingLimitS) return Reject.CementTooOld
-    if (s.deliveredMl() >= s.lvl.capMl) return Reject.CapReached
+    if (atCap(s)) return Reject.CapReached
     if (s.remoteMode && now - s.lastHeartbeatMs > s.cfg.hostTimeoutMs) return Reject.WrongState
     if (s.pedalHeld()) return Reject.ConditionActive // FAULT-12: the leak pedal is held down
     return Reject.Ok
@@ -336,7 +351,7 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             if (s.estop || !s.estopPresent) return Reject.EstopActive // FAULT-12: held at boot blocks arming
             if (!s.cementMixed) return Reject.CementNotMixed
             if (s.cementAgeS(now) > cfg.workingLimitS) return Reject.CementTooOld
-            if (s.deliveredMl() >= s.lvl.capMl) return Reject.CapReached
+            if (atCap(s)) return Reject.CapReached
             if (s.lvl.ended) return Reject.WrongState // an ended level continues only by re-selecting it
             return Reject.Ok
         case Op.SetLevel:
@@ -361,7 +376,9 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
         case Op.SetSyringe:
             if (!isInt(a)) return Reject.BadNumber
             if (a < 0 || a >= SYRINGES.length) return Reject.OutOfRange
-            if (st !== State.Idle || midLevel(s) || !still) return Reject.WrongState
+            if (st !== State.Idle || !still) return Reject.WrongState
+            // mid-level only the same size: confirming it after a restart (FAULT-5) or an exchange (FLOW-5)
+            if (midLevel(s) && a !== s.syringe) return Reject.MidLevel
             return Reject.Ok
         case Op.MarkMixing: {
             if (!argsOk(cmd, 1)) return Reject.BadNumber

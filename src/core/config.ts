@@ -43,6 +43,8 @@ export interface Config {
     rampMlPerMinPerS: number
     /** LEAK-2 retraction speed, mL/min of plunger displacement */
     retractMlPerMin: number
+    /** FAULT-11 the driver stays disabled this long after an advance ends before it may retract, ms */
+    stopBrakeMs: number
     /** LEAK-2 retraction limit, mL */
     retractMaxMl: number
     /** FAULT-1 retraction without force sensing (sensor fault), mL */
@@ -102,6 +104,7 @@ export function defaultConfig(): Config {
         flowMaxMlPerMin: 6,
         rampMlPerMinPerS: 6,
         retractMlPerMin: 30,
+        stopBrakeMs: 20,
         retractMaxMl: 0.3,
         retractForceFraction: 0.1,
         blindRetractMl: 0.1,

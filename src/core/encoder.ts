@@ -84,10 +84,18 @@ export class EncoderSense {
             this.jumped = true
             this.slackMl = 0 // whatever the plunger did, it earns no credit
         }
+        // FAULT-2: a jump while the drive runs is faster than the drive can move
+        // the plunger: it is not plunger motion and is not counted (the check
+        // faults). With the drive disabled, forward motion counts however fast
+        // (VOL-6: a hand may push; counting it can only stop the level early).
+        if (this.jumped && driveOn) {
+            this.offRef = false
+            this.offMotionMl = 0
+            return
+        }
         const ml = d * mlPerCount
         this.stepMl = ml
         if (d > 0) {
-            // forward: a plausible or not, it may be cement leaving (counted, conservative)
             let fwd = ml
             const take = Math.min(this.slackMl, fwd)
             this.slackMl -= take

@@ -6,6 +6,9 @@ import { Config } from "./config"
 import { speedRatioFor } from "./geometry"
 import { MotorCommand } from "./types"
 
+/** FLOW-2: the recent stall window is one to two segments of this much commanded travel, mL */
+export const STALL_SEGMENT_ML = 0.1
+
 export const enum Motion {
     Off = 0, // driver disabled
     Advance = 1, // forward at the ramped set flow (takes up slack first)
@@ -32,8 +35,15 @@ export class Drive {
     cmdTravelMl = 0
     encTravelMl = 0
     stallErrMl = 0
+    // the recent window: the current and the previous segment
+    private segCmdMl = 0
+    private segEncMl = 0
+    private prevCmdMl = 0
+    private prevEncMl = 0
     stalled = false
     private lastDir = 0
+    /** FAULT-11: the driver stays disabled this much longer before a retraction, ms */
+    private brakeLeftMs = 0
     out: MotorCommand = { enabled: false, speedRatio: 0, flowMlPerMin: 0 }
 
     moving(): boolean {
@@ -55,8 +65,12 @@ export class Drive {
 
     /**
      * FLOW-2: what the drive was told during the last dtMs against what the
-     * encoder saw. Cumulative, no trim division, no leak: an encoder that
-     * reads 5 % short (or a drive that slips 5 %) adds up until it trips.
+     * encoder saw, twice: cumulative since the drive was enabled in this
+     * direction (no trim division, no leak: an encoder that reads 5 % short,
+     * or a drive that slips 5 %, adds up until it trips), and over the last
+     * one to two segments of STALL_SEGMENT_ML commanded travel (so a drive
+     * that stops late in a level is caught within ~0.03 mL, not within 0.03
+     * mL + 2.5 % of everything delivered so far).
      */
     judgeStall(cfg: Config, dtMs: number, encStepMl: number) {
         const f = this.out.enabled ? this.out.flowMlPerMin : 0
@@ -64,16 +78,32 @@ export class Drive {
         if (dir === 0 || dir !== this.lastDir) {
             this.cmdTravelMl = 0
             this.encTravelMl = 0
+            this.segCmdMl = 0
+            this.segEncMl = 0
+            this.prevCmdMl = 0
+            this.prevEncMl = 0
         }
         this.lastDir = dir
         this.stalled = false
         if (dir === 0) return
-        this.cmdTravelMl += (f * dtMs) / 60000
+        const cmdMl = (f * dtMs) / 60000
+        this.cmdTravelMl += cmdMl
         this.encTravelMl += encStepMl
+        this.segCmdMl += cmdMl
+        this.segEncMl += encStepMl
+        if (Math.abs(this.segCmdMl) >= STALL_SEGMENT_ML) {
+            this.prevCmdMl = this.segCmdMl
+            this.prevEncMl = this.segEncMl
+            this.segCmdMl = 0
+            this.segEncMl = 0
+        }
+        const lagMl = (Math.abs(f) * cfg.stallLagMs) / 60000
         this.stallErrMl = this.cmdTravelMl - this.encTravelMl
-        const allowMl =
-            cfg.stallMl + cfg.stallTravelFraction * Math.abs(this.cmdTravelMl) + (Math.abs(f) * cfg.stallLagMs) / 60000
-        this.stalled = this.stallErrMl > allowMl || -this.stallErrMl > allowMl
+        const allowMl = cfg.stallMl + cfg.stallTravelFraction * Math.abs(this.cmdTravelMl) + lagMl
+        const recentCmd = this.segCmdMl + this.prevCmdMl
+        const recentErr = recentCmd - (this.segEncMl + this.prevEncMl)
+        const recentAllowMl = cfg.stallMl + cfg.stallTravelFraction * Math.abs(recentCmd) + lagMl
+        this.stalled = Math.abs(this.stallErrMl) > allowMl || Math.abs(recentErr) > recentAllowMl
     }
 
     /** FLOW-1: at steady set flow, trim the drive on encoder truth (bounded to +/- trimMax). */
@@ -87,12 +117,20 @@ export class Drive {
     command(cfg: Config, dtMs: number, setFlow: number, maxFlowMlPerMin: number, mlPerMm: number, stop: boolean): MotorCommand {
         let flow = 0
         let enabled = false
+        // FAULT-11 / PRS-2: every stop takes the shortest path. A drive told
+        // "speed 0" or "reverse" while enabled decelerates on its own ramp and
+        // keeps pushing for ~150 ms; with its enable line off it stops at once.
+        // So the step that ends an advance disables the driver, and a
+        // retraction re-enables it only after cfg.stopBrakeMs.
+        const wasAdvancing = this.out.enabled && this.out.flowMlPerMin > 0
+        if (wasAdvancing && this.mode !== Motion.Advance) this.brakeLeftMs = cfg.stopBrakeMs
+        else if (this.brakeLeftMs > 0) this.brakeLeftMs -= dtMs
         if (this.mode === Motion.Advance) {
             enabled = true
             const target = Math.min(setFlow * this.trim, maxFlowMlPerMin)
             flow = Math.min(target, this.cmdFlowMlPerMin + (cfg.rampMlPerMinPerS * dtMs) / 1000)
             if (flow < 0) flow = 0
-        } else if (this.mode === Motion.Retract) {
+        } else if (this.mode === Motion.Retract && this.brakeLeftMs <= 0) {
             enabled = true
             // hazard 12: never ask a small syringe to retract faster than the drive goes
             flow = -Math.min(cfg.retractMlPerMin, maxFlowMlPerMin)

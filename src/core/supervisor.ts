@@ -33,7 +33,7 @@ import {
 import { Config, defaultConfig } from "./config"
 import { DEFAULT_SYRINGE, geometricMlPerCount, plungerAreaMm2, SYRINGES } from "./geometry"
 import { LEVELS } from "./levels"
-import { LeakSignature, RateEstimator, slopeNoisePaPerS } from "./rate"
+import { LeakSignature, OcclusionDetector, RateEstimator, slopeNoisePaPerS } from "./rate"
 import { Failsafe } from "./failsafe"
 import { Check, CHECKS, CheckView, conditions } from "./checks"
 import { LoadCellSense, SampleStatus } from "./loadcell"
@@ -50,6 +50,10 @@ export const CAL_ALL = 7
 
 /** Events kept between two steps; beyond this the oldest are dropped and counted (FAULT-10). */
 export const EVENTS_MAX = 32
+
+/** Shared empty outputs: handed out on quiet steps, never written to. */
+const NO_EVENTS: CoreEvent[] = []
+const NO_RECORDS: LevelRecord[] = []
 
 /** The load-cell sample period the PRS-3 noise filter assumes, ms (80 Hz). */
 const SAMPLE_PERIOD_MS = 12.5
@@ -97,6 +101,9 @@ export class Supervisor {
 
     // pressure checks
     private rate = new RateEstimator()
+    private occ = new OcclusionDetector()
+    /** PRS-3 (per volume): the start's pressurisation has levelled off */
+    private occSettled = false
     private leak = new LeakSignature()
     leakDrop = 0
     private stableSinceMs = -1
@@ -228,6 +235,8 @@ export class Supervisor {
     }
 
     drainEvents(): CoreEvent[] {
+        // no allocation on the (common) quiet step: every allocation costs a GC in the VM
+        if (this.events.length === 0) return NO_EVENTS
         const e = this.events
         this.events = []
         return e
@@ -316,7 +325,23 @@ export class Supervisor {
             this.drive.mode === Motion.Advance &&
             finite(this.refPressurePa) &&
             p > (this.refPressurePa * this.flowMlPerMin) / this.refFlow + 4 * sigmaPa + 0.05e6
-        this.view.blockage = (this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples
+        // PRS-3 per delivered volume (slow rises: low flow, high compliance)
+        const minRisePa = Math.max(0.02e6, 8 * OcclusionDetector.slotNoisePa(sigmaPa))
+        const plungerMl = this.enc.count * this.mlPerCount()
+        const occluded = this.occ.add(now, p, plungerMl, this.cfg.occlusionPaPerMl, minRisePa)
+        // armed after a start once the pressurisation has levelled off: over the
+        // last 1, 2 and 3 s the pressure rose less than half the trip rise
+        if (
+            this.occ.judged &&
+            !this.occSettled &&
+            this.occ.spans === 3 &&
+            this.occ.riseMaxPa < minRisePa / 2 &&
+            this.drive.atSetFlow(this.flowMlPerMin, this.maxFlowMlPerMin()) &&
+            !this.takingUp
+        )
+            this.occSettled = true
+        this.view.blockage =
+            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || ((this.occSettled || resumeArmed) && occluded)
         this.leakDrop = this.leak.add(now, p)
         this.view.overpressure = this.drive.mode === Motion.Advance && p > this.cfg.overpressurePa
     }
@@ -327,7 +352,8 @@ export class Supervisor {
         const v = this.view
         const injecting = s === State.Injecting
         v.injecting = injecting
-        v.levelOpen = this.lvl.open() && this.lvl.started
+        // VOL-6: the cap is checked in every state, armed or not, started or not
+        v.levelOpen = this.lvl.open()
         v.watching = injecting || s === State.Paused || this.drive.moving()
         v.estop = this.estop
         v.estopPresent = this.estopPresent
@@ -374,6 +400,7 @@ export class Supervisor {
         } else if (a === Action.Stop || a === Action.Abort) {
             if (s === State.Injecting || s === State.Paused)
                 this.endLevel(now, a === Action.Stop ? State.Completed : State.Aborted, reason)
+            else if (s === State.Ready) this.enter(now, State.Idle, reason) // e.g. the cap reached by hand: disarm
         } else if (a === Action.Pause) {
             if (s === State.Injecting) {
                 if (c === Check.LeakSuspected) this.leakPause(now, Reason.LeakSuspected)
@@ -404,6 +431,8 @@ export class Supervisor {
         this.riseSettled = false
         this.riseArmed = false
         this.rate.reset()
+        this.occ.reset()
+        this.occSettled = false
         this.leak.reset()
         this.leakDrop = 0
         this.view.blockage = false
@@ -562,8 +591,11 @@ export class Supervisor {
         o.motor = this.drive.out
         o.events = this.drainEvents()
         o.answers = this.desk.drain()
-        o.records = this.records
-        this.records = []
+        if (this.records.length === 0) o.records = NO_RECORDS
+        else {
+            o.records = this.records
+            this.records = []
+        }
         o.persist = this.persistDue
         return o
     }

@@ -8,6 +8,7 @@ import * as ds from "@devicescript/core"
 import {
     Answer,
     CoreEvent,
+    Inputs,
     DRIVE_MAX_PLUNGER_MM_PER_S,
     ENCODER_COUNTS_PER_MM,
     EventKind,
@@ -113,20 +114,34 @@ export class Rig {
         return this.plant.forceN() / G_MPS2
     }
 
+    private inp: Inputs = {
+        tMs: 0,
+        newSample: false,
+        loadCellKg: 0,
+        loadCellSaturated: false,
+        encoderCount: 0,
+        encoderPresent: true,
+        estop: false,
+        estopPresent: true,
+        pedal: false,
+        confirmPressed: false,
+    }
+
     /** One control step with (or without) a new load-cell sample. */
     step(newSample: boolean = true): MotorCommand {
-        const out = this.sup.step({
-            tMs: this.tMs,
-            newSample: newSample && this.sampling,
-            loadCellKg: this.kg(),
-            loadCellSaturated: this.saturated,
-            encoderCount: this.plant.counts() + this.countOffset,
-            encoderPresent: this.encoderPresent,
-            estop: this.estop,
-            estopPresent: this.estopPresent,
-            pedal: this.pedal,
-            confirmPressed: this.confirmNext,
-        })
+        // one inputs object, reused: every allocation costs a GC under the VM's --test stress
+        const i = this.inp
+        i.tMs = this.tMs
+        i.newSample = newSample && this.sampling
+        i.loadCellKg = this.kg()
+        i.loadCellSaturated = this.saturated
+        i.encoderCount = this.plant.counts() + this.countOffset
+        i.encoderPresent = this.encoderPresent
+        i.estop = this.estop
+        i.estopPresent = this.estopPresent
+        i.pedal = this.pedal
+        i.confirmPressed = this.confirmNext
+        const out = this.sup.step(i)
         this.confirmNext = false
         this.steps++
         const m = out.motor
@@ -160,14 +175,14 @@ export class Rig {
         return this.sup.confirmButton(this.tMs)
     }
 
-    /** Runs for ms, or until pred() is true; yields to the VM every 10 ticks. */
+    /** Runs for ms, or until pred() is true; yields to the VM every 5 ticks (a step costs ~10-20 k VM instructions). */
     async run(ms: number, pred?: () => boolean): Promise<boolean> {
         const end = this.tMs + ms
         let n = 0
         while (this.tMs < end) {
             this.tick()
             if (pred && pred()) return true
-            if (++n % 10 === 0) await sleepTick()
+            if (++n % 5 === 0) await sleepTick()
         }
         return false
     }
@@ -179,8 +194,8 @@ export class Rig {
         return r
     }
 
-    /** Calibrate (tare, 1 kg gain, geometric volume), set level, mix, arm. */
-    prepare(level: string = "C2", flow: number = 3) {
+    /** Calibrate (tare, 1 kg gain, geometric volume), set level, mix `cementMl`, arm. */
+    prepare(level: string = "C2", flow: number = 3, cementMl: number = 10) {
         const s = this.sup
         this.step(true)
         this.cmd(Op.Tare)
@@ -192,14 +207,14 @@ export class Rig {
         this.cmd(Op.CalibrateVolume, 12000, Math.round(12000 * mlpc * 1000 * 1000) / 1000)
         this.cmd(Op.SetLevel, levelIndex(level))
         this.cmd(Op.SetFlow, flow)
-        this.cmd(Op.MarkMixing, 10, 150) // mixed 150 s ago: past its dough time
+        this.cmd(Op.MarkMixing, cementMl, 150) // mixed 150 s ago: past its dough time
         this.step(true)
         this.cmd(Op.Arm)
     }
 
-    async startInjecting(level: string = "C2", flow: number = 3) {
+    async startInjecting(level: string = "C2", flow: number = 3, cementMl: number = 10) {
         await sleepTick() // the VM panics past ~128 k instructions without a yield
-        this.prepare(level, flow)
+        this.prepare(level, flow, cementMl)
         await sleepTick()
         this.cmd(Op.Start)
         if (this.sup.state !== State.Injecting) throw new Error(`start failed, state ${this.sup.state}`)
