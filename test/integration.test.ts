@@ -31,7 +31,9 @@ const sup = new Supervisor()
 // (sample gaps of up to ~0.5 s were seen under --test GC stress with the
 // loopback saturated)
 sup.cfg.staleMs = 1000
-sup.cfg.stallLagMs = 1000
+// (a stop now sends enable-off first and re-enables for the retraction: one more
+// write in the same budget, so the retraction may start > 1 s after its command)
+sup.cfg.stallLagMs = 2000
 const injSrv = new InjectorServer(sup)
 const io = {
     loadCell: new ds.WeightScale(startServer(scaleSrv, { roleName: "loadCell" })),

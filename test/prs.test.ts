@@ -119,50 +119,15 @@ describe("PRS pressure", () => {
     })
 
     test("PRS-3: a complete occlusion mid-injection is a blockage within 3 s and before +1 MPa (0.5-6 mL/min, 0.02-0.3 mL/MPa)", async () => {
-        const flows = [0.5, 6, 0.5, 6]
-        const comps = [0.02, 0.02, 0.3, 0.3]
-        for (let i = 0; i < flows.length; ++i) {
-            const r = new Rig()
-            r.plant.complianceMlPerPa = comps[i] * 1e-6
-            r.plant.resistance = 0.5e6 / (flows[i] / 60) // 0.5 MPa at the set flow
-            r.plant.noiseN = 0.87 // uniform +/-0.87 N: sigma 0.5 N
-            await r.startInjecting("L1", flows[i])
-            // five time constants (R x C) to steady flow, at least 10 s
-            const settleMs = Math.max(10000, 5 * r.plant.resistance * r.plant.complianceMlPerPa * 1000)
-            await r.run(settleMs, () => r.sup.state !== State.Injecting)
-            eq(r.sup.state, State.Injecting, `steady injection before the occlusion (${flows[i]} mL/min, ${comps[i]} mL/MPa)`)
-            const p0 = r.sup.pressurePa()
-            r.plant.resistance = 1e15 // complete occlusion
-            const t0 = r.tMs
-            let peak = p0
-            await r.run(5000, () => {
-                if (r.sup.pressurePa() > peak) peak = r.sup.pressurePa()
-                return r.sup.state !== State.Injecting
-            })
-            eq(r.sup.reason, Reason.Blockage, `paused as a blockage (${flows[i]} mL/min, ${comps[i]} mL/MPa)`)
-            const ms = r.tMs - t0
-            atMost(ms, 3000, "detection time, ms")
-            atMost(peak - p0, 1e6, "plunger pressure rise above steady, Pa")
-            figure(`PRS-3 occlusion at ${flows[i]} mL/min, ${comps[i]} mL/MPa: detection`, ms, "ms")
-            figure(`PRS-3 occlusion at ${flows[i]} mL/min, ${comps[i]} mL/MPa: rise`, (peak - p0) / 1e6, "MPa")
-        }
+        await occlusion(0.5, 0.02)
+        await occlusion(6, 0.02)
+        await occlusion(0.5, 0.3)
+        await occlusion(6, 0.3)
     })
 
     test("PRS-3: noise (sigma 0.5 N) never trips it with 1, 3 or 20 mL syringes at 0.5 and 6 mL/min; curing never trips it", async () => {
         const syr = [0, 1, 3]
-        for (let i = 0; i < 6; ++i) {
-            const r = new Rig()
-            const s = SYRINGES[syr[i % 3]]
-            const flow = i < 3 ? 0.5 : 6
-            r.sup.syringe = s.id
-            r.plant.boreMm = s.boreMm
-            r.plant.frictionN = s.frictionN
-            r.plant.resistance = 1e6 / (flow / 60)
-            r.plant.noiseN = 0.87
-            await r.startInjecting("L1", flow)
-            await r.run(30000, () => r.sup.state !== State.Injecting)
-            eq(r.countEvents(EventKind.Alarm, Reason.Blockage), 0, `no blockage from noise (${s.name}, ${flow} mL/min)`)
-        }
+        for (let i = 0; i < 6; ++i) await noiseOnly(syr[i % 3], i < 3 ? 0.5 : 6)
         // curing: the needle's resistance grows 1 %/s (doubling in ~70 s) at 0.5 mL/min
         const c = new Rig()
         c.plant.resistance = 1e6 / (0.5 / 60)
@@ -202,4 +167,46 @@ async function leakSignature(auto: number) {
         eq(r.sup.state, State.Paused, "auto-pause on signature")
         eq(r.sup.reason, Reason.LeakSuspected, "reason")
     } else eq(r.sup.state, State.Injecting, "advisory only: still injecting")
+}
+
+/** PRS-3: steady injection at `flow`, compliance `compMlPerMPa`, then a complete occlusion. */
+async function occlusion(flow: number, compMlPerMPa: number) {
+    const r = new Rig()
+    r.plant.complianceMlPerPa = compMlPerMPa * 1e-6
+    r.plant.resistance = 0.5e6 / (flow / 60) // 0.5 MPa at the set flow
+    r.plant.noiseN = 0.87 // uniform +/-0.87 N: sigma 0.5 N
+    await r.startInjecting("L1", flow)
+    // five time constants (R x C) to steady flow, at least 10 s
+    const settleMs = Math.max(10000, 5 * r.plant.resistance * r.plant.complianceMlPerPa * 1000)
+    await r.run(settleMs, () => r.sup.state !== State.Injecting)
+    eq(r.sup.state, State.Injecting, `steady injection before the occlusion (${flow} mL/min, ${compMlPerMPa} mL/MPa)`)
+    const p0 = r.sup.pressurePa()
+    r.plant.resistance = 1e15 // complete occlusion
+    const t0 = r.tMs
+    let peak = p0
+    await r.run(5000, () => {
+        if (r.sup.pressurePa() > peak) peak = r.sup.pressurePa()
+        return r.sup.state !== State.Injecting
+    })
+    eq(r.sup.reason, Reason.Blockage, `paused as a blockage (${flow} mL/min, ${compMlPerMPa} mL/MPa)`)
+    const ms = r.tMs - t0
+    atMost(ms, 3000, "detection time, ms")
+    atMost(peak - p0, 1e6, "plunger pressure rise above steady, Pa")
+    figure(`PRS-3 occlusion at ${flow} mL/min, ${compMlPerMPa} mL/MPa: detection`, ms, "ms")
+    figure(`PRS-3 occlusion at ${flow} mL/min, ${compMlPerMPa} mL/MPa: rise`, (peak - p0) / 1e6, "MPa")
+}
+
+/** PRS-3: 30 s of injection with load-cell noise only. */
+async function noiseOnly(syringe: number, flow: number) {
+    const r = new Rig()
+    const s = SYRINGES[syringe]
+    r.step(true)
+    eq(r.cmd(Op.SetSyringe, s.id).reject, Reject.Ok, "syringe")
+    r.plant.boreMm = s.boreMm
+    r.plant.frictionN = s.frictionN
+    r.plant.resistance = 1e6 / (flow / 60)
+    r.plant.noiseN = 0.87
+    await r.startInjecting("L1", flow)
+    await r.run(30000, () => r.sup.state !== State.Injecting)
+    eq(r.countEvents(EventKind.Alarm, Reason.Blockage), 0, `no blockage from noise (${s.name}, ${flow} mL/min)`)
 }
