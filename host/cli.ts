@@ -5,14 +5,23 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { analyse } from "./lib/analysis"
 import { COUNTS_DEFAULT, calibrate, checkOptions } from "./lib/calibrate"
 import { Dashboard } from "./lib/dashboard"
-import { InjectorLink, LinkOptions, parseTcp } from "./lib/link"
+import { InjectorLink, LinkOptions, describeTransport, parseTcp } from "./lib/link"
 import { monitor } from "./lib/monitor"
+import { Archiver } from "./lib/mqtt-archive"
+import { Bridge } from "./lib/mqtt-bridge"
+import { MqttSource, TelemetrySource } from "./lib/mqtt-source"
+import { mqttUrlProblem } from "./lib/mqtt-topics"
 import { reportHtml } from "./lib/report-html"
 import { Recording } from "./lib/recorder"
 import { EXIT, UsageError, commandList, prepare, sendCommand } from "./lib/send"
 import { SpecError, injectorSpec } from "./lib/spec"
 
 const VERSION = "0.1.0"
+
+const SEND_EXITS = `Each command carries a request id; a re-send (no answer yet) re-uses it, so the device executes it once.
+Exit: 0 executed, 1 rejected by the device (reason and values printed), 2 unknown command or bad arguments,
+3 no injector / no answer (whether it executed is unknown), 4 the local confirm was not pressed in time
+(not executed), 5 cancelled by a safety action before the confirm (not executed).`
 
 function seconds(v: string) {
     const n = Number(v)
@@ -42,7 +51,25 @@ function fail(code: number, msg: string): never {
     process.exit(code)
 }
 
-async function finish(link: InjectorLink | undefined, code: number): Promise<never> {
+function mqttUrl(v: string) {
+    const why = mqttUrlProblem(v)
+    if (why) throw new InvalidArgumentError(why)
+    return v
+}
+
+/** The live views' source: the bus (--tcp / --serial) or a broker (--mqtt). */
+function source(cmd: Command, mqtt: string | undefined): TelemetrySource {
+    if (!mqtt) return new InjectorLink(linkOptions(cmd))
+    const o = cmd.optsWithGlobals()
+    if (o.serial || o.tcpGiven) throw new UsageError("give either --mqtt or --tcp / --serial, not both")
+    return new MqttSource({ mqttUrl: mqtt, device: o.device })
+}
+
+function stamp(m: string) {
+    console.error(`${new Date().toISOString().slice(11, 19)} ${m}`)
+}
+
+async function finish(link: TelemetrySource | undefined, code: number): Promise<never> {
     if (link) await link.stop()
     process.exit(code)
 }
@@ -73,7 +100,8 @@ Examples:
   npx injector calibrate                        guided tare / gain / volume calibration (BOARD-3)
   npx injector --serial /dev/ttyACM0 dashboard --port 8090
 
-Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or connection.
+Exit codes: 0 done, 1 rejected by the device / nothing usable, 2 usage error, 3 no injector or no answer,
+4 not confirmed on the device in time, 5 cancelled by a safety action before the confirm.
 Recording format: docs/host.md.`
     )
 program.on("option:tcp", () => (program.setOptionValue("tcpGiven", true)))
@@ -84,8 +112,9 @@ program
     .option("--once", "print the current values once and exit")
     .option("--duration <s>", "stop after this many seconds", seconds)
     .option("--find-timeout <s>", "give up if no injector answers within this many seconds (0 = wait)", seconds, 10)
+    .option("--mqtt <url>", "read the injector from an MQTT broker (published by `injector bridge`) instead of the bus", mqttUrl)
     .action(async (o, cmd) => {
-        const link = new InjectorLink(linkOptions(cmd))
+        const link = source(cmd, o.mqtt)
         const code = await monitor(link, { once: o.once, findTimeoutS: o.findTimeout, durationS: o.duration })
         await finish(link, code)
     })
@@ -183,10 +212,11 @@ program
     .argument("[args...]", "the command's arguments")
     .option("--override", "set-cap: a cap above the level's preset (logged by the device; needs its local confirm)")
     .option("--find-timeout <s>", "give up if no injector answers within this many seconds", seconds, 5)
-    .option("--confirm-timeout <s>", "how long to wait for the local confirm", seconds, 15)
+    .option("--confirm-timeout <s>", "how long to wait for the outcome of a command waiting for the local confirm", seconds, 15)
+    .option("--answer-timeout <s>", "how long to wait for the device's answer, re-sending the same request id", seconds, 5)
     .addHelpText("after", () => {
         try {
-            return `\nCommands (levels by name, C1 ... S1; on/off for switches):\n${commandList()}\n\nExit: 0 accepted or confirmed, 1 rejected (reason printed) or not confirmed, 2 unknown command or bad arguments, 3 no injector.`
+            return `\nCommands (levels by name, C1 ... S1; on/off for switches):\n${commandList()}\n\n${SEND_EXITS}`
         } catch (e: any) {
             return `\n(${e.message})`
         }
@@ -204,8 +234,8 @@ program
             console.error(`injector: no Cement Injector found on ${link.description} within ${o.findTimeout} s (${link.statusDetail}); nothing was sent`)
             await finish(link, EXIT.nodevice)
         }
-        const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000 })
-        if (r.exit !== EXIT.ok && r.outcome !== "rejected") console.error(`injector: ${r.message}`)
+        const r = await sendCommand(link, prepared, { confirmWaitMs: o.confirmTimeout * 1000, answerTimeoutMs: o.answerTimeout * 1000 })
+        if (r.outcome === "no-answer") console.error(`injector: ${r.message}`)
         await finish(link, r.exit)
     })
 
@@ -236,7 +266,8 @@ Examples:
   npx injector calibrate --step gain --mass 1
   npx injector calibrate --yes --mass 1 --counts 6000 --grams 1.43
 
-Exit: 0 done, 1 rejected by the device (reason printed) or not confirmed, 2 bad option, 3 no injector.`
+Exit: 0 done, 1 rejected by the device (reason printed) or stopped, 2 bad option, 3 no injector / no answer,
+4 not confirmed on the device in time, 5 cancelled by a safety action.`
     )
     .action(async (o, cmd) => {
         let co
@@ -260,8 +291,9 @@ program
     .command("dashboard")
     .description("serve a live web page (localhost only) with charts and the alarm state, fed over a WebSocket")
     .option("--port <n>", "HTTP port on 127.0.0.1", port, 8090)
+    .option("--mqtt <url>", "read the injector from an MQTT broker (published by `injector bridge`) instead of the bus", mqttUrl)
     .action(async (o, cmd) => {
-        const link = new InjectorLink(linkOptions(cmd))
+        const link = source(cmd, o.mqtt)
         const d = new Dashboard(link, { port: o.port })
         let p: number
         try {
@@ -278,6 +310,135 @@ program
         }
         process.once("SIGINT", stop)
         process.once("SIGTERM", stop)
+    })
+
+program
+    .command("bridge")
+    .description("publish every sample, event and level record of every injector on the bus to an MQTT broker (HOST-5)")
+    .requiredOption("--mqtt <url>", "the broker, e.g. mqtt://127.0.0.1:1883", mqttUrl)
+    .option("--topic-root <root>", "topic root", "injector")
+    .option("--samples-qos <0|1>", "QoS of the samples stream (1 lets an archiver's persistent session keep them)", "1")
+    .option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)", seconds)
+    .addHelpText(
+        "after",
+        `
+Topics (docs/host.md): <root>/<deviceId>/status (retained; "offline" is the bridge's last will),
+<root>/<deviceId>/samples (one telemetry batch per message, numbered), <root>/<deviceId>/events/<name>
+(every event, level records as events/level_record), QoS 1.`
+    )
+    .action(async (o, cmd) => {
+        if (o.samplesQos !== "0" && o.samplesQos !== "1") fail(EXIT.usage, "--samples-qos expects 0 or 1")
+        const bridge = new Bridge({ mqttUrl: o.mqtt, link: linkOptions(cmd), root: o.topicRoot, samplesQos: +o.samplesQos as 0 | 1, log: stamp }).start()
+        stamp(`bridging ${describeTransport(linkOptions(cmd))} to ${o.mqtt} under ${o.topicRoot}/<deviceId>/ (Ctrl-C to stop)`)
+        const progress = setInterval(() => {
+            for (const [id, d] of bridge.devices) stamp(`${id}: ${d.published.samples} samples, ${d.published.events} events published`)
+        }, 30000)
+        await new Promise<void>(resolve => {
+            process.once("SIGINT", resolve)
+            process.once("SIGTERM", resolve)
+            if (o.duration) setTimeout(resolve, o.duration * 1000)
+        })
+        clearInterval(progress)
+        await bridge.stop("bridge stopped")
+        for (const [id, d] of bridge.devices) stamp(`${id}: ${d.published.samples} samples in ${d.published.batches} batches, ${d.published.events} events published`)
+        process.exit(EXIT.ok)
+    })
+
+program
+    .command("archive")
+    .description("subscribe with a persistent MQTT session and write each injector's recording (the JSON Lines of `record`) into a folder")
+    .requiredOption("--mqtt <url>", "the broker, e.g. mqtt://127.0.0.1:1883", mqttUrl)
+    .requiredOption("-o, --out <dir>", "folder for <deviceId>.jsonl (appended to) and <deviceId>.state.json")
+    .option("--client-id <id>", "the persistent session's client id: the same on every restart (default injector-archive-<host>)")
+    .option("--topic-root <root>", "topic root", "injector")
+    .option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)", seconds)
+    .addHelpText(
+        "after",
+        `
+A restart loses nothing: the broker queues the session's QoS 1 messages while the archiver is away
+(raise Mosquitto's max_queued_messages for long outages, see docs/host.md). Messages delivered twice
+are dropped; missing ones are written as gap lines (lost_messages, lost_batches) with exact counts.
+Each file is a recording: npx injector report <dir>/<deviceId>.jsonl`
+    )
+    .action(async o => {
+        if (existsSync(o.out) && !statSync(o.out).isDirectory()) fail(EXIT.usage, `${o.out} exists and is not a folder`)
+        let arch: Archiver
+        try {
+            arch = new Archiver({ mqttUrl: o.mqtt, dir: o.out, clientId: o.clientId, root: o.topicRoot, log: stamp }).start()
+        } catch (e: any) {
+            fail(EXIT.usage, `cannot write to ${o.out}: ${e.message}`)
+        }
+        stamp(`archiving ${o.mqtt} ${o.topicRoot}/+/... into ${o.out} (Ctrl-C to stop)`)
+        const line = () => {
+            for (const [id, d] of arch.devices) {
+                const s = d.summary
+                stamp(`${id}: ${s.samples} samples, ${s.events} events, ${s.lostBatches} lost batch(es), ${s.lostMessages} lost message(s), ${s.duplicates} duplicate(s) dropped`)
+            }
+        }
+        const progress = setInterval(line, 30000)
+        await new Promise<void>(resolve => {
+            process.once("SIGINT", resolve)
+            process.once("SIGTERM", resolve)
+            if (o.duration) setTimeout(resolve, o.duration * 1000)
+        })
+        clearInterval(progress)
+        await arch.stop("stopped")
+        line()
+        process.exit(EXIT.ok)
+    })
+
+/** the simulator's control port (sim/interactive.ts) */
+const SIM_CONTROL_PORT = 8084
+const SIM_INPUTS = ["confirm", "leak-pedal", "estop"]
+
+program
+    .command("sim")
+    .description("simulator only: press the simulated device's local inputs (confirm button, leak pedal, e-stop) of `npm start -- --interactive`")
+    .argument("<action>", "press")
+    .argument("<input>", SIM_INPUTS.join(" | "))
+    .option("--release", "release a held input (the e-stop stays pressed until released)")
+    .option("--ms <ms>", "how long a momentary press lasts, ms", "150")
+    .option("--sim-port <n>", "the simulator's control port", port, SIM_CONTROL_PORT)
+    .addHelpText(
+        "after",
+        `
+Examples:
+  npx injector sim press confirm              the local confirm button (after \`injector send start\` asked for it)
+  npx injector sim press leak-pedal           the leak-seen pedal
+  npx injector sim press estop                e-stop, held down ...
+  npx injector sim press estop --release      ... until released
+
+A real device has no such port: press its buttons. Exit: 0 pressed, 2 usage, 3 no simulator running.`
+    )
+    .action(async (action: string, input: string, o, cmd) => {
+        const g = cmd.optsWithGlobals()
+        if (action !== "press") fail(EXIT.usage, `sim: unknown action "${action}" (only: press)`)
+        if (!SIM_INPUTS.includes(input)) fail(EXIT.usage, `sim press: unknown input "${input}": one of ${SIM_INPUTS.join(", ")}`)
+        if (g.serial)
+            fail(EXIT.usage, `sim press works with the simulator only; ${g.serial} is a real device: press its ${input} yourself`)
+        let host = "127.0.0.1"
+        try {
+            host = parseTcp(g.tcp).host
+        } catch (e: any) {
+            fail(EXIT.usage, e.message)
+        }
+        const base = `http://${host}:${o.simPort}`
+        let info: any
+        try {
+            info = await (await fetch(`${base}/`, { signal: AbortSignal.timeout(3000) })).json()
+        } catch {
+            fail(
+                EXIT.nodevice,
+                `no simulator on ${host}:${o.simPort}: \`injector sim\` presses the simulated inputs of \`npm start -- --interactive\` only; on a real device press its ${input} yourself`
+            )
+        }
+        if (!info?.simulator) fail(EXIT.nodevice, `${host}:${o.simPort} is not the simulator's control port`)
+        const q = o.release ? "?release=1" : `?ms=${encodeURIComponent(o.ms)}`
+        const r = await fetch(`${base}/press/${input}${q}`, { method: "POST", signal: AbortSignal.timeout(8000) })
+        const body: any = await r.json().catch(() => ({}))
+        if (!r.ok) fail(EXIT.usage, `sim press ${input}: ${body.error ?? r.status}`)
+        console.log(`simulated ${input}: ${body.action}`)
+        process.exit(EXIT.ok)
     })
 
 async function main() {

@@ -1,39 +1,51 @@
-// `npm run sim -- <scenario.json> [--out result.json] [--trace trace.csv]`
-// Runs one scenario closed-loop against the firmware in the DeviceScript VM
-// (devtools hub + VM + simulated hardware in this process). Exits 0 when the
-// scenario ran, whatever its verdict (the verdict is in the result); 2 for a
-// bad scenario file or bad arguments; 1 when the bench itself failed.
-import "./bench/quiet" // first: filters jacdac-ts log noise
-import { mkdirSync, writeFileSync } from "node:fs"
+// `npm run sim -- <scenario.json|name>... [--seed N] [--out result.json] [--realtime]`
+// Runs scenarios closed-loop against the firmware in the DeviceScript VM.
+// Lockstep by default (SIM-4: one process, one virtual clock, deterministic:
+// the same scenario and seed give the same result file byte for byte);
+// --realtime runs the devtools hub and a VM process in wall-clock time.
+// Exits 0 when the scenarios ran, whatever their verdict (the verdict is in
+// the result); 2 for a bad scenario file or bad arguments; 1 when the bench
+// itself failed. Nothing here imports jacdac-ts statically: the lockstep
+// clock must be installed before it loads, and only in lockstep runs.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { parseArgs } from "node:util"
-import { loadScenario, ScenarioError } from "./bench/scenario"
-import { ScenarioRunner, traceCsv } from "./bench/runner"
-import { BenchSession } from "./bench/session"
-import { formatLive, formatSummary } from "./bench/view"
+import { loadScenario, ScenarioError } from "./harness/scenario"
+import type { ScenarioResult } from "./harness/runner"
 
-const HELP = `usage: npm run sim -- <scenario.json>... [options]
+const HELP = `usage: npm run sim -- <scenario.json | library name>... [options]
 
-Runs one scenario closed-loop against the firmware (src/main.ts) in the
+Runs scenarios closed-loop against the firmware (src/main.ts) in the
 DeviceScript VM, with the physics model serving the load cell, encoder,
 motor and buttons on the Jacdac bus. Scenario format: docs/simulator.md.
+A bare name (c2-normal) means sim/scenarios/<name>.json.
 
-Several files run one after the other on one hub (a fresh firmware VM each).
+Lockstep by default: the VM, the bus, the plant and the timeline share one
+virtual clock in this process, with the transport modelled (seeded); a run
+takes a fraction of its duration and the result file is the same byte for
+byte for the same scenario and seed.
 
 options:
   -o, --out <file>     write the result (JSON) here (one scenario)
   -d, --out-dir <dir>  write <name>.json results (and traces) into <dir>
   -t, --trace <file>   write a per-sample trace (CSV) here
-  -s, --seed <n>       override the scenario's noise seed
+  -s, --seed <n>       override the scenario's seed (noise, transport, ids)
   -l, --live           show a live console view while it runs
   -q, --quiet          print only the verdict line
+      --realtime       wall-clock run: devtools hub + VM process (ports 8081-8083)
       --rebuild        rebuild the firmware even if it looks current
       --firmware <f>   run this compiled bytecode (.devs) instead of src/main.ts
-      --validate       only validate the scenario file
+      --validate       only validate the scenario files
   -h, --help           this text
 
 exit status: 0 the scenario ran (see "verdict" in the result), 1 the bench
 failed (hub, VM, role binding), 2 bad arguments or scenario file.`
+
+/** A library name (c2-normal) or a path. */
+export function resolveScenarioPath(arg: string): string {
+    if (existsSync(arg) || arg.includes("/") || arg.endsWith(".json")) return arg
+    return join(__dirname, "scenarios", `${arg}.json`)
+}
 
 async function main(): Promise<number> {
     let args
@@ -48,6 +60,7 @@ async function main(): Promise<number> {
                 live: { type: "boolean", short: "l", default: false },
                 quiet: { type: "boolean", short: "q", default: false },
                 rebuild: { type: "boolean", default: false },
+                realtime: { type: "boolean", default: false },
                 firmware: { type: "string" },
                 validate: { type: "boolean", default: false },
                 help: { type: "boolean", short: "h", default: false },
@@ -76,12 +89,13 @@ async function main(): Promise<number> {
         return 2
     }
     const scenarios = []
-    for (const file of positionals) {
+    for (const arg of positionals) {
+        const file = resolveScenarioPath(arg)
         try {
             scenarios.push({ file, sc: loadScenario(file) })
         } catch (e) {
             if (e instanceof ScenarioError) {
-                console.error(`invalid scenario: ${e.message}`)
+                console.error(`invalid scenario ${file}:\n${e.message}`)
                 return 2
             }
             throw e
@@ -92,33 +106,52 @@ async function main(): Promise<number> {
         return 0
     }
     const log = values.quiet ? () => {} : (m: string) => console.error(m)
-    const session = await BenchSession.open({ log: values.quiet ? undefined : log, rebuild: values.rebuild, firmware: values.firmware })
+    const live = values.live && process.stdout.isTTY
+    const { formatLive, formatSummary } = await import("./harness/view")
+    const { traceCsv } = await import("./harness/runner")
     let failed = false
+    const report = (result: ScenarioResult, trace: Parameters<typeof traceCsv>[0], telemetry: Parameters<typeof traceCsv>[1], t0Wall: number) => {
+        const dir = values["out-dir"]
+        const out = values.out ?? (dir ? join(dir, `${result.name}.json`) : undefined)
+        const tracePath = values.trace ?? (dir ? join(dir, `${result.name}.trace.csv`) : undefined)
+        if (out) {
+            mkdirSync(dirname(out), { recursive: true })
+            writeFileSync(out, JSON.stringify(result, null, 2) + "\n")
+        }
+        if (tracePath) {
+            mkdirSync(dirname(tracePath), { recursive: true })
+            writeFileSync(tracePath, traceCsv(trace, telemetry, t0Wall))
+        }
+        if (values.quiet) console.log(`${result.name}: ${result.verdict.pass ? "PASS" : "FAIL"}${result.verdict.pass ? "" : "  " + result.verdict.failures.join("; ")}`)
+        else console.log(formatSummary(result))
+        if (!result.ok) failed = true
+    }
+    const runOpts = (file: string) => ({
+        file,
+        trace: !!values.trace || !!values["out-dir"],
+        seed,
+        log,
+        onView: values.live ? (v: import("./harness/runner").LiveView) => formatLive(v, !!live) : undefined,
+    })
+    if (!values.realtime) {
+        const { runLockstep } = await import("./lockstep/run")
+        for (const { file, sc } of scenarios) {
+            const r = await runLockstep(sc, { ...runOpts(file), firmware: values.firmware })
+            report(r.result, r.trace, r.telemetry, r.t0Wall)
+            if (!values.quiet)
+                console.log(`  lockstep: ${(r.virtualMs / 1000).toFixed(1)} s virtual in ${(r.wallMs / 1000).toFixed(2)} s wall (${(r.virtualMs / r.wallMs).toFixed(1)}x real time)`)
+        }
+        return failed ? 1 : 0
+    }
+    await import("./harness/quiet")
+    const { ScenarioRunner } = await import("./harness/runner")
+    const { BenchSession } = await import("./harness/session")
+    const session = await BenchSession.open({ log: values.quiet ? undefined : log, rebuild: values.rebuild, firmware: values.firmware })
     try {
         const runner = new ScenarioRunner(session)
-        const live = values.live && process.stdout.isTTY
         for (const { file, sc } of scenarios) {
-            const { result, trace, telemetry } = await runner.run(sc, {
-                file,
-                trace: !!values.trace || !!values["out-dir"],
-                seed,
-                log,
-                onView: values.live ? v => formatLive(v, !!live) : undefined,
-            })
-            const dir = values["out-dir"]
-            const out = values.out ?? (dir ? join(dir, `${result.name}.json`) : undefined)
-            const tracePath = values.trace ?? (dir ? join(dir, `${result.name}.trace.csv`) : undefined)
-            if (out) {
-                mkdirSync(dirname(out), { recursive: true })
-                writeFileSync(out, JSON.stringify(result, null, 2) + "\n")
-            }
-            if (tracePath) {
-                mkdirSync(dirname(tracePath), { recursive: true })
-                writeFileSync(tracePath, traceCsv(trace, telemetry, session.plant.t0Wall))
-            }
-            if (values.quiet) console.log(`${result.name}: ${result.verdict.pass ? "PASS" : "FAIL"}${result.verdict.pass ? "" : "  " + result.verdict.failures.join("; ")}`)
-            else console.log(formatSummary(result))
-            if (!result.ok) failed = true
+            const { result, trace, telemetry } = await runner.run(sc, runOpts(file))
+            report(result, trace, telemetry, session.plant.t0Wall)
         }
         return failed ? 1 : 0
     } finally {

@@ -168,8 +168,8 @@ export async function calibrate(link: InjectorLink, o: CalibrateOptions, out: (s
     const total = o.steps.length
     const done: CalStep[] = []
     const send = async (name: string, args: string[]) => {
-        const r = await sendCommand(link, prepare(name, args, {}), { confirmWaitMs: o.confirmWaitMs, out })
-        if (r.exit !== EXIT.ok && r.outcome !== "rejected") out(`injector: ${r.message}`)
+        const r = await sendCommand(link, prepare(name, args, {}), { confirmWaitMs: o.confirmWaitMs, out, transitions: false })
+        if (r.outcome === "no-answer") out(`injector: ${r.message}`)
         return r
     }
     const waitEnter = async (what: string) => {

@@ -6,7 +6,8 @@
 import { IncomingMessage, Server, createServer } from "node:http"
 import { AddressInfo } from "node:net"
 import { WebSocket, WebSocketServer } from "ws"
-import { InjectorLink, LinkEvent, LinkStatus, LinkTelemetry } from "./link"
+import { LinkEvent, LinkStatus, LinkTelemetry } from "./link"
+import type { TelemetrySource } from "./mqtt-source"
 import { CHART_JS, PAGE_CSS, esc, scriptSafe, uplot } from "./assets"
 import { levelName, reasonName, stateName } from "./spec"
 
@@ -39,7 +40,7 @@ export class Dashboard {
     private events: any[] = []
     private status: { status: LinkStatus; detail: string; device?: string } = { status: "connecting", detail: "" }
 
-    constructor(readonly link: InjectorLink, readonly opts: DashboardOptions) {
+    constructor(readonly link: TelemetrySource, readonly opts: DashboardOptions) {
         const page = dashboardHtml()
         this.server = createServer((req, res) => {
             if (!isLoopback(req.socket.remoteAddress)) {

@@ -195,11 +195,15 @@ export class InjectorLink extends EventEmitter {
         })
     }
 
-    /** Sends a command packet (acknowledged by the device when `ack`). */
-    async sendCommand(code: number, data: Uint8Array, ack = true) {
+    /**
+     * Puts one command packet on the bus. No Jacdac ACK is asked for:
+     * DeviceScript servers never send one; the device answers each sequenced
+     * command with a `command_result` event instead (lib/send.ts).
+     */
+    async sendCommand(code: number, data: Uint8Array) {
         const srv = this.service
         if (!srv) throw new Error("no Cement Injector connected")
-        await srv.sendCmdAsync(code, data.length ? data : undefined, ack)
+        await srv.sendCmdAsync(code, data.length ? data : undefined, false)
     }
 
     private setStatus(s: LinkStatus, detail: string) {

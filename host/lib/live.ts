@@ -1,7 +1,8 @@
 // The live view of one injector that the monitor and the dashboard share:
 // the latest telemetry header and sample, the telemetry rate, recent events
 // and the alarm state.
-import { InjectorLink, LinkEvent, LinkStatus, LinkTelemetry, nowMs } from "./link"
+import { LinkEvent, LinkStatus, LinkTelemetry, nowMs } from "./link"
+import type { TelemetrySource } from "./mqtt-source"
 import { levelName, reasonName, stateName } from "./spec"
 
 export interface LiveValues {
@@ -39,7 +40,7 @@ export class Live {
     /** receive times of recent samples, for the rate */
     private stamps: number[] = []
 
-    constructor(link: InjectorLink, readonly keepEvents = 12) {
+    constructor(link: TelemetrySource, readonly keepEvents = 12) {
         link.on("status", (s: LinkStatus, d: string) => {
             this.status = s
             this.detail = d

@@ -1,7 +1,8 @@
 // `injector monitor`: live values in the terminal (HOST-1). On a terminal the
 // screen is redrawn ten times a second; piped, one status line a second and
 // one line per event, so it can be logged.
-import { InjectorLink, LinkEvent } from "./link"
+import { LinkEvent } from "./link"
+import type { TelemetrySource } from "./mqtt-source"
 import { Live, ageText, flagsText } from "./live"
 import { opName } from "./spec"
 import { detail } from "./recorder"
@@ -31,7 +32,7 @@ function stateText(s: string) {
     return C.bold(s.toUpperCase())
 }
 
-export function frame(live: Live, link: InjectorLink): string {
+export function frame(live: Live, link: TelemetrySource): string {
     const v = live.values
     const lines: string[] = []
     const conn =
@@ -76,7 +77,7 @@ export function statusLine(live: Live): string {
     )
 }
 
-export async function monitor(link: InjectorLink, o: { once?: boolean; findTimeoutS: number; durationS?: number }): Promise<number> {
+export async function monitor(link: TelemetrySource, o: { once?: boolean; findTimeoutS: number; durationS?: number }): Promise<number> {
     const live = new Live(link)
     link.start()
     const found = await link.waitConnected(o.findTimeoutS > 0 ? o.findTimeoutS * 1000 : 1e9)

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { jdpack, jdunpack, loadServiceSpecifications, serviceSpecificationFromClassIdentifier } from "jacdac-ts"
-import { Op, Reason, Reject, State } from "../../src/core/types"
+import { Op, Outcome, Reason, Reject, State } from "../../src/core/types"
 import { LEVELS } from "../../src/core/levels"
 
 export const ROOT = resolve(__dirname, "..", "..")
@@ -55,6 +55,7 @@ function names(e: Record<string, string | number>): Map<number, string> {
 const STATE_NAMES = names(State as any)
 const REASON_NAMES = names(Reason as any)
 const REJECT_NAMES = names(Reject as any)
+const OUTCOME_NAMES = names(Outcome as any)
 
 export function stateName(code: number) {
     return STATE_NAMES.get(code) ?? `state_${code}`
@@ -64,6 +65,10 @@ export function reasonName(code: number) {
 }
 export function rejectName(code: number) {
     return REJECT_NAMES.get(code) ?? `reject_${code}`
+}
+/** command_result outcome: executed, pending, rejected, expired, cancelled */
+export function outcomeName(code: number) {
+    return OUTCOME_NAMES.get(code) ?? `outcome_${code}`
 }
 export const ACTION_NAMES = ["none", "warn", "pause", "stop", "abort", "fault"]
 export function actionName(code: number) {
@@ -102,6 +107,7 @@ export const REJECT_TEXT: Record<number, string> = {
     [Reject.Implausible]: "the calibration result is implausible",
     [Reject.CapReached]: "the cap is already reached",
     [Reject.NeedsLocal]: "only the local confirm button can do this",
+    [Reject.Busy]: "another command already waits for the local confirm",
 }
 
 // ---- commands
@@ -227,7 +233,7 @@ function nanIfNull(v: any) {
     return v === null || v === undefined ? NaN : v
 }
 
-export type EventName = "transition" | "alarm" | "rejected" | "confirm_required" | "info" | "level_record"
+export type EventName = "transition" | "alarm" | "rejected" | "confirm_required" | "info" | "level_record" | "command_result"
 
 export function eventPacket(code: number): jdspec.PacketInfo | undefined {
     return injectorSpec().packets.find(p => p.kind === "event" && p.identifier === code && !p.derived)
@@ -279,6 +285,16 @@ export function describeEvent(name: string, f: Record<string, any>): Record<stri
         case "confirm_required":
             out.command_code = f.command
             out.command = opName(f.command)
+            break
+        case "command_result":
+            out.command_code = f.command
+            out.command = opName(f.command)
+            out.outcome_code = f.outcome
+            out.outcome = outcomeName(f.outcome)
+            out.reject_code = f.reject
+            out.reject = rejectName(f.reject)
+            out.state_code = f.state
+            out.state = stateName(f.state)
             break
         case "info":
             out.reason_code = f.reason

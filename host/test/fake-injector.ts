@@ -120,7 +120,9 @@ export class FakeInjector {
     levelStartMs = -1
     pauseMs = 0
     bench: boolean
-    pending: { op: number; a: number; b: number; at: number } | null = null
+    pending: { op: number; a: number; b: number; at: number; seq: number } | null = null
+    /** answers given per request id (a repeat is answered, not executed) */
+    private answered = new Map<number, { op: number; outcome: number; reject: number }>()
     capWarned = false
     decompressUntil = 0
     // ---- options
@@ -227,14 +229,17 @@ export class FakeInjector {
         const now = this.millis()
         if (now - p.at > this.confirmTimeoutMs) {
             this.event("info", { value: p.op, reason: Reason.ConfirmExpired })
+            if (p.seq > 0) this.answer(p.seq, p.op, 3, Reject.Ok)
             return Reject.NothingToConfirm
         }
         const r = this.validate(p.op, p.a, p.b, true)
         if (r !== Reject.Ok) {
-            this.event("rejected", { command: p.op & 0xff, reject: r })
+            if (p.seq > 0) this.answer(p.seq, p.op, 2, r)
+            else this.event("rejected", { command: p.op & 0xff, reject: r })
             return r
         }
         this.exec(p.op, p.a, p.b)
+        if (p.seq > 0) this.answer(p.seq, p.op, 0, Reject.Ok)
         return Reject.Ok
     }
 
@@ -263,22 +268,36 @@ export class FakeInjector {
         const info = commands().find(c => c.code === code)
         // the first field is the request id (seq)
         const args: number[] = info?.packFormat ? jdunpack<number[]>(pkt.data, info.packFormat).slice(1) : []
+        const seq: number = info?.packFormat ? jdunpack<number[]>(pkt.data, info.packFormat)[0] ?? 0 : 0
         this.received.push({ code, args })
+        const prev = seq > 0 ? this.answered.get(seq) : undefined
+        if (prev && prev.op === code) return this.answer(seq, code, prev.outcome, prev.reject)
         const a = args[0] ?? NaN
         const b = args[1] ?? NaN
         // set_threshold's wire order is (value, id); the core takes (id, value)
         const [ca, cb] = code === Op.SetThreshold ? [b, a] : [a, b]
         const r = this.validate(code, ca, cb, false)
         if (r !== Reject.Ok) {
-            this.event("rejected", { command: code & 0xff, reject: r })
+            if (seq > 0) this.answer(seq, code, 2, r)
+            else this.event("rejected", { command: code & 0xff, reject: r })
             return
         }
         if (this.needsConfirm(code, ca)) {
-            this.pending = { op: code, a: ca, b: cb, at: this.millis() }
-            this.event("confirm_required", { command: code & 0xff })
+            this.pending = { op: code, a: ca, b: cb, at: this.millis(), seq }
+            if (seq > 0) this.answer(seq, code, 1, Reject.Ok)
+            else this.event("confirm_required", { command: code & 0xff })
             return
         }
         this.exec(code, ca, cb)
+        if (seq > 0) this.answer(seq, code, 0, Reject.Ok)
+    }
+
+    /** command_result (outcome 0 executed, 1 pending, 2 rejected, 3 expired), remembered for repeats. */
+    private answer(seq: number, op: number, outcome: number, reject: number) {
+        this.answered.set(seq, { op, outcome, reject })
+        // the answer leaves after the effect, as the firmware's does
+        this.flagsReg.setValues([this.flags()])
+        this.event("command_result", { seq, lo: NaN, hi: NaN, command: op & 0xff, outcome, reject, state: this.state })
     }
 
     private needsConfirm(op: number, a: number) {
@@ -587,9 +606,10 @@ export class FakeInjector {
         if (!this.running) return
         const now = this.millis()
         if (this.pending && now - this.pending.at > this.confirmTimeoutMs) {
-            const op = this.pending.op
+            const { op, seq } = this.pending
             this.pending = null
             this.event("info", { value: op, reason: Reason.ConfirmExpired })
+            if (seq > 0) this.answer(seq, op, 3, Reject.Ok)
         }
         if (this.transport.connectionState === ConnectionState.Disconnected && this.autoReconnect)
             this.transport.connect(true)

@@ -3,7 +3,7 @@
 // that ends every process a test started (its whole process group).
 import { ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { setPriority, tmpdir } from "node:os"
 import { join } from "node:path"
 import { FakeInjector, FakeOptions, sleep } from "./fake-injector"
 import { Hub, startHub } from "./hub"
@@ -26,6 +26,12 @@ export class CliProcess {
 
     constructor(args: string[]) {
         this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, detached: true, stdio: ["pipe", "pipe", "pipe"] })
+        try {
+            // below the simulator's real-time parts (host/test/firmware.ts)
+            if (this.child.pid) setPriority(this.child.pid, 5)
+        } catch {
+            // not permitted
+        }
         this.child.stdout!.on("data", d => (this.out += d))
         this.child.stderr!.on("data", d => (this.err += d))
         this.exited = new Promise(resolve =>

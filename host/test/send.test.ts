@@ -1,95 +1,239 @@
-// HOST-3 with FAULT-6/7: commands sent by the real CLI to the fake injector;
-// the confirm flow (press confirm on the device, or let it expire) and the
-// device's rejection reasons.
+// HOST-3 with FAULT-6/7/8: `injector send` through the real CLI to the real
+// firmware (src/main.ts in the DeviceScript VM on the devtools hub, with the
+// bench simulator's hardware). One command, one effect: each command is
+// sent under one request id, answered by command_result, re-sent under the
+// same id when the answer is lost, and executed once.
+//
+// Uses the hub's fixed ports 8081-8083: run in a private network namespace,
+//   unshare -rn bash -c 'ip link set lo up; node --import tsx --test host/test/send.test.ts'
 import { strict as assert } from "node:assert"
-import { after, before, beforeEach, describe, test } from "node:test"
-import { Op, State } from "../../src/core/types"
-import { Bench, bench, cli, runCli, sleep } from "./helpers"
+import { after, before, describe, test } from "node:test"
+import { jdpack } from "jacdac-ts"
+import { Op, Reason, State } from "../../src/core/types"
+import { InjectorLink } from "../lib/link"
+import { prepare, sendCommand } from "../lib/send"
+import { Firmware } from "./firmware"
+import { cli, killAllCli, runCli, sleep } from "./helpers"
+import { Proxy, dropFirstAnswer, startProxy } from "./proxy"
 
-describe("send (fake injector, not in bench mode)", () => {
-    let b: Bench
+describe("send against the firmware in the VM", () => {
+    let fw: Firmware
     before(async () => {
-        b = await bench({ confirmTimeoutMs: 1500 })
+        fw = await Firmware.open()
     })
     after(async () => {
-        await b.close()
-    })
-    beforeEach(() => {
-        // a level selected, cement mixed, armed: ready to start
-        if (b.fake.state === State.Injecting || b.fake.state === State.Paused) b.fake.local(Op.Abort)
-        b.fake.local(Op.SetLevel, 1)
-        b.fake.local(Op.MarkMixing, 10)
-        b.fake.local(Op.Arm)
-        b.fake.received.length = 0
+        killAllCli()
+        await fw?.close()
     })
 
-    test("HOST-3, FAULT-7: start asks for the local confirm; the CLI says so, waits, and reports it executed once pressed", async () => {
-        const p = cli("--tcp", b.tcp, "send", "start")
+    /** Starts the level through the CLI and the simulated confirm button. */
+    async function inject() {
+        await fw.ready()
+        const p = cli("--tcp", fw.tcp, "send", "start")
         await p.waitFor(/press confirm on the device/)
-        assert.equal(b.fake.state, State.Ready, "nothing happens before the confirm")
-        await sleep(300)
-        b.fake.pressConfirm()
+        await fw.pressConfirm()
         const r = await p.result()
         assert.equal(r.code, 0, r.out + r.err)
-        assert.match(r.out, /state: ready -> injecting \(started\)/)
-        assert.match(r.out, /confirmed on the device: start executed/)
-        assert.equal(b.fake.state, State.Injecting)
-        assert.deepEqual(b.fake.received.map(c => c.code), [Op.Start])
-    })
+        await fw.waitState(State.Injecting)
+    }
 
-    test("HOST-3, FAULT-7: a cap above the preset needs --override and the local confirm; unconfirmed it expires and exits 1", async () => {
-        const capBefore = b.fake.cap
-        const r = await runCli(["--tcp", b.tcp, "send", "set-cap", "3.8", "--override"])
-        assert.equal(r.code, 1, r.out + r.err)
-        assert.match(r.out, /press confirm on the device/)
-        assert.match(r.out, /not confirmed on the device in time: set-cap was not executed/)
-        assert.equal(b.fake.cap, capBefore)
-        assert.deepEqual(b.fake.received[0], { code: Op.SetCap, args: [Math.fround(3.8), 1] })
-    })
+    test("HOST-3, FAULT-7: start once through the CLI: pending, confirm pressed on the device, executed once, exit 0", () => fw.attempt("start", async () => {
+        await fw.ready()
+        const t0 = performance.now()
+        const p = cli("--tcp", fw.tcp, "send", "start")
+        await p.waitFor(/press confirm on the device/)
+        assert.equal(fw.state, State.Ready, "nothing moves before the confirm")
+        await sleep(300)
+        await fw.pressConfirm()
+        const r = await p.result()
+        assert.equal(r.code, 0, r.out + r.err)
+        assert.match(r.out, /confirmed on the device: start executed \(state: injecting\)/)
+        await fw.waitState(State.Injecting)
+        const starts = fw.sent("start")
+        assert.ok(starts.length >= 1 && starts.every(c => c.seq === starts[0].seq && c.seq > 0), `one request id for the intent: ${JSON.stringify(starts)}`)
+        assert.equal(fw.transitions(t0, Reason.Started).length, 1, "one start")
+        const mine = fw.answers.filter(a => a.seq === starts[0].seq).map(a => a.outcome)
+        assert.deepEqual([mine[0], mine[mine.length - 1]], ["pending", "executed"])
+    }))
 
-    test("HOST-3, FAULT-6: a rejected command prints the device's reason and exits 1", async () => {
+    test("HOST-3, FAULT-8, LEAK-1: `send leak-seen` once during an injection: one leak pause, not aborted, exit 0", () => fw.attempt("leak-seen", async () => {
+        await inject()
+        await sleep(500)
+        const before = await fw.fresh()
+        const t0 = performance.now()
+        const r = await runCli(["--tcp", fw.tcp, "send", "leak-seen"])
+        assert.equal(r.code, 0, r.out + r.err)
+        assert.match(r.out, /executed: leak-seen \(state: paused\)/)
+        await sleep(1500) // any duplicate would have arrived by now
+        const t = await fw.fresh()
+        assert.equal(t.state, State.Paused)
+        assert.equal(t.leaks, before.leaks + 1, `one leak pause; ${fw.story(t0)}`)
+        assert.equal(t.pauses, before.pauses + 1)
+        assert.equal(fw.transitions(t0, Reason.LeakSeen).length, 1)
+        assert.equal(fw.transitions(t0).filter(e => e.to === State.Aborted).length, 0, "not aborted")
+        assert.equal(fw.sent("leak_seen").length, 1, "one packet: the answer came, nothing was re-sent")
+    }))
+
+    test("HOST-3, FAULT-6: rejections print the reason by name with the values that matter, exit 1, nothing changes", async () => {
+        await fw.ready()
         const cases: [string[], RegExp][] = [
-            [["set-cap", "3.8"], /rejected by the device: override_required \(a cap above the preset needs --override\)/],
-            [["resume"], /rejected by the device: wrong_state \(not allowed in the current state\)/],
-            [["set-flow", "9"], /rejected by the device: out_of_range/],
-            [["set-cap", "9", "--override"], /rejected by the device: above_ceiling/],
+            [["resume"], /rejected by the device: wrong_state \(not allowed in the current state\); the device is ready/],
+            [["set-flow", "9"], /rejected by the device: out_of_range \(an argument is out of range\); allowed: 0\.5 to 6 mL\/min/],
+            [["set-cap", "9", "--override"], /rejected by the device: above_ceiling .*; allowed: 0 to 4 mL/],
+            [["set-cap", "3.8"], /rejected by the device: override_required/],
+            [["arm"], /rejected by the device: wrong_state .*; the device is ready/],
         ]
+        const before = await fw.fresh()
         for (const [args, re] of cases) {
-            const r = await runCli(["--tcp", b.tcp, "send", ...args])
+            const r = await runCli(["--tcp", fw.tcp, "send", ...args])
             assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}${r.err}`)
             assert.match(r.out, re)
         }
-        assert.equal(b.fake.state, State.Ready, "rejections change nothing")
+        const t = await fw.fresh()
+        assert.equal(t.state, State.Ready, "rejections change nothing")
+        assert.equal(t.capMl, before.capMl)
+        assert.ok(fw.answers.every(a => a.outcome === "rejected"), JSON.stringify(fw.answers))
     })
 
-    test("HOST-3, FAULT-7: commands that only make things safer are accepted at once", async () => {
-        const r1 = await runCli(["--tcp", b.tcp, "send", "set-level", "C3"])
-        assert.equal(r1.code, 0, r1.out + r1.err)
-        assert.match(r1.out, /accepted: set-level/)
-        assert.equal(b.fake.level, 2)
-        const r2 = await runCli(["--tcp", b.tcp, "send", "abort"])
-        assert.equal(r2.code, 0)
-        assert.doesNotMatch(r2.out, /press confirm/)
-    })
+    test("HOST-3, FAULT-6: resume before the minimum hold is refused with the hold left, exit 1", () => fw.attempt("hold", async () => {
+        await inject()
+        const r = await runCli(["--tcp", fw.tcp, "send", "pause"])
+        assert.equal(r.code, 0, r.out + r.err)
+        await sleep(1000) // the decompression first: a CLI starting during it can stall the VM on a loaded machine
+        const r2 = await runCli(["--tcp", fw.tcp, "send", "resume"])
+        assert.equal(r2.code, 1, r2.out + r2.err)
+        const m = /rejected by the device: hold_not_elapsed .*; hold left: (\d+\.\d) s/.exec(r2.out)
+        assert.ok(m, r2.out)
+        assert.ok(+m![1] > 0 && +m![1] <= 3, `hold left ${m![1]} s of 3 s`)
+        assert.equal(fw.state, State.Paused)
+    }))
 
-    test("HOST-3, FAULT-7: resume after a pause needs the confirm; a rejection at the confirm (hold not elapsed) is shown", async () => {
-        b.fake.minHoldMs = 5000
-        b.fake.local(Op.Start)
-        b.fake.leakPedal()
-        // not yet: rejected before any confirm
-        const r = await runCli(["--tcp", b.tcp, "send", "resume"])
-        assert.equal(r.code, 1)
-        assert.match(r.out, /rejected by the device: hold_not_elapsed/)
-        b.fake.minHoldMs = 0
-        const p = cli("--tcp", b.tcp, "send", "resume")
+    test("HOST-3, FAULT-7: resume after the hold: pending, confirmed on the device, exit 0; injecting again", () => fw.attempt("resume", async () => {
+        await inject()
+        assert.equal((await runCli(["--tcp", fw.tcp, "send", "pause"])).code, 0)
+        await sleep(3200)
+        const t0 = performance.now()
+        const p = cli("--tcp", fw.tcp, "send", "resume")
         await p.waitFor(/press confirm on the device/)
-        b.fake.minHoldMs = 60000 // re-validated at the confirm: now too early again
-        b.fake.pressConfirm()
-        const r2 = await p.result()
-        assert.equal(r2.code, 1)
-        assert.match(r2.out, /rejected by the device: hold_not_elapsed/)
-        assert.equal(b.fake.state, State.Paused)
-        b.fake.minHoldMs = 3000
-        b.fake.local(Op.Abort)
+        await fw.pressConfirm()
+        const r = await p.result()
+        assert.equal(r.code, 0, r.out + r.err)
+        assert.match(r.out, /confirmed on the device: resume executed \(state: injecting\)/)
+        assert.equal(fw.transitions(t0, Reason.Resumed).length, 1)
+    }))
+
+    test("HOST-3, FAULT-7: a pending command nobody confirms expires on the device: exit 4, not executed", async () => {
+        await fw.ready()
+        const r = await runCli(["--tcp", fw.tcp, "send", "start"], 40000)
+        assert.equal(r.code, 4, r.out + r.err)
+        assert.match(r.out, /press confirm on the device/)
+        assert.match(r.out, /not confirmed on the device in time: start was not executed \(state: ready\)/)
+        assert.equal(fw.state, State.Ready)
+    })
+
+    test("HOST-3, FAULT-8: a pending command cancelled by a safety action (abort) exits 5, not executed; a second risky command meanwhile is busy", async () => {
+        await fw.ready()
+        const p = cli("--tcp", fw.tcp, "send", "start")
+        await p.waitFor(/press confirm on the device/)
+        const busy = await runCli(["--tcp", fw.tcp, "send", "set-cap", "3.8", "--override"])
+        assert.equal(busy.code, 1, busy.out + busy.err)
+        assert.match(busy.out, /rejected by the device: busy \(another command already waits for the local confirm\)/)
+        const ab = await runCli(["--tcp", fw.tcp, "send", "abort"])
+        assert.equal(ab.code, 0, ab.out + ab.err)
+        const r = await p.result()
+        assert.equal(r.code, 5, r.out + r.err)
+        assert.match(r.out, /cancelled on the device by a safety action before the confirm: start was not executed/)
+        await fw.pressConfirm() // nothing left to confirm
+        await sleep(300)
+        assert.notEqual(fw.state, State.Injecting)
+    })
+
+    test("HOST-3, FAULT-7: commands that only make things safer or select a level execute at once, exit 0", async () => {
+        await fw.ready()
+        for (const [args, re] of [
+            [["set-level", "C3"], /executed: set-level \(state: idle\)/],
+            [["set-flow", "2"], /executed: set-flow/],
+            [["mark-mixing", "10", "0"], /executed: mark-mixing/],
+            [["arm"], /executed: arm \(state: ready\)/],
+            [["disarm"], /executed: disarm \(state: idle\)/],
+            [["abort"], /executed: abort/],
+        ] as [string[], RegExp][]) {
+            const r = await runCli(["--tcp", fw.tcp, "send", ...args])
+            assert.equal(r.code, 0, `${args.join(" ")}: ${r.out}${r.err}`)
+            assert.match(r.out, re)
+            assert.doesNotMatch(r.out, /press confirm/)
+        }
+        const t = await fw.fresh()
+        assert.equal(t.level, 2, "C3")
+    })
+
+    test("HOST-3, FAULT-8: the same request id sent three times: executed once, answered three times", () => fw.attempt("repeat", async () => {
+        await inject()
+        await sleep(300)
+        const before = await fw.fresh()
+        const link = new InjectorLink({ tcp: fw.tcp }).start()
+        try {
+            assert.ok(await link.waitConnected(5000))
+            const t0 = performance.now()
+            const seq = 0x1234567
+            const data = jdpack("u32", [seq])
+            for (let i = 0; i < 3; i++) {
+                await link.sendCommand(Op.LeakSeen, data)
+                await sleep(150)
+            }
+            await sleep(1500)
+            const t = await fw.fresh()
+            assert.equal(t.leaks, before.leaks + 1, `one leak pause; ${fw.story(t0)}`)
+            assert.equal(fw.transitions(t0, Reason.LeakSeen).length, 1)
+            assert.equal(fw.sent("leak_seen").filter(c => c.seq === seq).length, 3)
+            assert.deepEqual(
+                fw.answers.filter(a => a.seq === seq).map(a => a.outcome),
+                ["executed", "executed", "executed"]
+            )
+        } finally {
+            await link.stop()
+        }
+    }))
+
+    test("HOST-3, FAULT-8: the first answer lost on the way to the host: the CLI re-sends the same id, one effect, exit 0", () => fw.attempt("lost answer", async () => {
+        await inject()
+        await sleep(300)
+        let proxy: Proxy | undefined
+        try {
+            proxy = await startProxy(8082, dropFirstAnswer(() => fw.deviceId))
+            const before = await fw.fresh()
+            const t0 = performance.now()
+            const r = await runCli(["--tcp", `127.0.0.1:${proxy.port}`, "send", "leak-seen"])
+            assert.equal(r.code, 0, r.out + r.err)
+            assert.match(r.out, /executed: leak-seen/)
+            assert.ok(proxy.dropped >= 1, "the first answer was dropped")
+            const sent = fw.sent("leak_seen")
+            assert.ok(sent.length >= 2, `re-sent: ${sent.length} packet(s)`)
+            assert.ok(sent.every(c => c.seq === sent[0].seq), "one request id")
+            await sleep(1000)
+            const t = await fw.fresh()
+            assert.equal(t.leaks, before.leaks + 1, `one leak pause; ${fw.story(t0)}`)
+            assert.equal(fw.transitions(t0, Reason.LeakSeen).length, 1)
+            assert.equal(t.state, State.Paused, "not aborted")
+        } finally {
+            await proxy?.close()
+        }
+    }))
+
+    test("HOST-3: lib sendCommand: consecutive commands of one process use consecutive request ids", async () => {
+        await fw.ready()
+        const link = new InjectorLink({ tcp: fw.tcp }).start()
+        try {
+            assert.ok(await link.waitConnected(5000))
+            const quiet = () => {}
+            const a = await sendCommand(link, prepare("set-flow", ["2"], {}), { out: quiet })
+            const b = await sendCommand(link, prepare("set-flow", ["2.5"], {}), { out: quiet })
+            assert.equal(a.exit, 0)
+            assert.equal(b.exit, 0)
+            assert.equal(b.seq, a.seq + 1)
+            assert.equal(a.sends, 1)
+        } finally {
+            await link.stop()
+        }
     })
 })

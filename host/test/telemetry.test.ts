@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { after, before, describe, test } from "node:test"
 import { Op } from "../../src/core/types"
-import { measure, summary } from "../bench-bus"
+import { measure, summary } from "../../bench/bus"
 import { InjectorLink } from "../lib/link"
 import { Bench, OUT, bench } from "./helpers"
 

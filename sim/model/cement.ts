@@ -34,11 +34,25 @@
 // study's baseline was ~22 C (B ~ 5000 K is an activation energy of
 // ~42 kJ/mol, in the range reported for PMMA cure). Setting at 28 C is then
 // ~0.71 x the 22 C time. The cement's temperature is the syringe's, not the
-// body's: the needle transit time is seconds.
+// body's: the needle transit time is seconds. The part of the needle inside
+// the body is the exception when flow stops: physics.ts ages that column on
+// the body's clock (two-zone needle, SIM-6).
+//
+// Rheology (SIM-6, rheology.ts): the curves are Newtonian-equivalent
+// viscosities at the reference condition (14 G, 3 mL/min). With
+// `rheology: "powerLaw"` the needle sees a shear-thinning cement with the
+// preset's flow index (0.5: middle of 0.4-0.6, Ferracane & Greener 1981) and
+// a consistency that follows the same curve, so pressures at the reference
+// condition are unchanged and gauge/flow act as a power law. Default
+// "newtonian" (SIM-1 behaviour) unless the plant runs with physics "v2".
+
+import { checkFlowIndex } from "./rheology"
 
 export type CementPresetName = "lowViscosity" | "highViscosity"
 
 export type CementPhase = "liquid" | "working" | "setting" | "set"
+
+export type CementRheology = "newtonian" | "powerLaw"
 
 export interface CementCurve {
     name: string
@@ -50,6 +64,10 @@ export interface CementCurve {
     workingEndAgeS: number
     /** set: viscosity >= 1e5 Pa.s, the cement no longer flows */
     settingAgeS: number
+    /** power-law index used with rheology "powerLaw" */
+    flowIndex: number
+    /** where the curve's figures come from */
+    source: string
 }
 
 export const CEMENT_REFERENCE_TEMPERATURE_C = 22
@@ -79,6 +97,9 @@ export const CEMENT_PRESETS: Readonly<Record<CementPresetName, CementCurve>> = {
         doughAgeS: 240,
         workingEndAgeS: 600,
         settingAgeS: 780,
+        flowIndex: 0.5,
+        source:
+            "CLINICAL-BASIS: ~50 Pa.s at dough, sets ~11-13 min; fitted to 1.5 MPa at dough (14 G, 3 mL/min) and Krebs 2005 peaks; n: Ferracane & Greener 1981 (0.4-0.6)",
     },
     highViscosity: {
         name: "highViscosity",
@@ -99,6 +120,9 @@ export const CEMENT_PRESETS: Readonly<Record<CementPresetName, CementCurve>> = {
         doughAgeS: 120,
         workingEndAgeS: 540,
         settingAgeS: 690,
+        flowIndex: 0.5,
+        source:
+            "CLINICAL-BASIS: ~500 Pa.s after 3-4 min (Kyphon patent), sets ~11.5 min (Hindawi 2011); n: Ferracane & Greener 1981 (0.4-0.6)",
     },
 }
 
@@ -118,6 +142,10 @@ export interface CementConfig {
     viscosityPaS?: number
     /** multiplies the curve (batch-to-batch variation), default 1 */
     viscosityScale?: number
+    /** needle flow law: "newtonian" (default) or "powerLaw" (SIM-6) */
+    rheology?: CementRheology
+    /** power-law index, 0.1..1 (implies rheology "powerLaw"); default: the preset's (0.5) */
+    flowIndex?: number
 }
 
 /** How much faster the cement cures at `temperatureC` than at 22 C. */
@@ -150,6 +178,9 @@ export class CementModel {
     readonly timeFactor: number
     readonly fixedViscosityPaS: number | undefined
     readonly viscosityScale: number
+    readonly rheology: CementRheology
+    /** power-law index the needle sees (1 = Newtonian) */
+    readonly flowIndex: number
 
     constructor(config: CementConfig = {}) {
         const presetName = config.preset ?? "lowViscosity"
@@ -170,6 +201,13 @@ export class CementModel {
             throw new RangeError(`cement.viscosityPaS must be > 0`)
         this.viscosityScale = config.viscosityScale ?? 1
         if (!(this.viscosityScale > 0)) throw new RangeError(`cement.viscosityScale must be > 0`)
+        if (config.rheology !== undefined && config.rheology !== "newtonian" && config.rheology !== "powerLaw")
+            throw new RangeError(`cement.rheology must be "newtonian" or "powerLaw", got ${JSON.stringify(config.rheology)}`)
+        this.rheology = config.rheology ?? (config.flowIndex !== undefined ? "powerLaw" : "newtonian")
+        if (this.rheology === "newtonian" && config.flowIndex !== undefined && config.flowIndex !== 1)
+            throw new RangeError(`cement.flowIndex ${config.flowIndex} contradicts rheology "newtonian"`)
+        this.flowIndex =
+            this.rheology === "newtonian" ? 1 : checkFlowIndex("cement.flowIndex", config.flowIndex ?? curve.flowIndex)
     }
 
     /** Wall-clock age since mixing at simulation time tS. */
@@ -183,8 +221,17 @@ export class CementModel {
     }
 
     viscosityPaS(tS: number): number {
+        return this.viscosityAtEffectiveAgePaS(this.effectiveAgeS(tS))
+    }
+
+    /**
+     * Newtonian-equivalent viscosity of cement whose reference-clock age is
+     * `effectiveAgeS` (used for cement that aged at another temperature, e.g.
+     * in the part of the needle inside the body).
+     */
+    viscosityAtEffectiveAgePaS(effectiveAgeS: number): number {
         if (this.fixedViscosityPaS !== undefined) return this.fixedViscosityPaS
-        const v = this.viscosityScale * interpolateViscosityPaS(this.points, this.effectiveAgeS(tS))
+        const v = this.viscosityScale * interpolateViscosityPaS(this.points, effectiveAgeS)
         return Math.min(v, CEMENT_MAX_VISCOSITY_PA_S)
     }
 

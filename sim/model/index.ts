@@ -8,7 +8,9 @@
 //   const { loadCellSamples, encoderCounts } = rig.step(0.01, { enabled: true, speedCmdMmPerS: 0.17 })
 //   rig.state() // tS, chamberPressurePa, forceN, injectedMl, leakedMl, ...
 //
-// Files: physics.ts (plant), cement.ts (viscosity vs age), presets.ts (needle
+// Files: physics.ts (plant), cement.ts (viscosity vs age), rheology.ts
+// (power-law needle), compliance.ts (syringe + entrained air), evaluate.ts
+// (`npm run model`, cli.ts), presets.ts (needle
 // and syringe geometry), sensors.ts (load cell, encoder), rig.ts (plant +
 // sensors), operator.ts (manual-injection baseline), literature.ts
 // (model-vs-literature checks), rng.ts.
@@ -20,3 +22,6 @@ export * from "./sensors"
 export * from "./rig"
 export * from "./operator"
 export * from "./literature"
+export * from "./rheology"
+export * from "./compliance"
+export * from "./evaluate"

@@ -2,11 +2,13 @@
 // must land near the published ones"). A CLI can print `literatureChecks()`;
 // the tests assert every entry is within its range.
 
-import { CEMENT_PRESETS, CementModel, cementTimeFactor, interpolateViscosityPaS } from "./cement"
+import { CEMENT_PRESETS, CementModel, CementPresetName, cementTimeFactor, interpolateViscosityPaS } from "./cement"
+import { evaluateConditions } from "./evaluate"
 import {
     DriveInput,
     InjectorPlant,
     METASTATIC_TUMOR_FACTOR,
+    PhysicsVersion,
     PlantConfig,
     PlantState,
     REIDY_METASTATIC_PRESSURE_PA,
@@ -26,6 +28,8 @@ export interface LiteratureCheck {
     lowerBound: number
     upperBound: number
     withinRange: boolean
+    /** a published figure the model is known not to reproduce (listed, not asserted) */
+    knownMiss?: boolean
 }
 
 /**
@@ -51,6 +55,9 @@ export function runHold(plant: InjectorPlant, durationS: number, dtS = 0.01): Pl
     return plant.state()
 }
 
+const referenceConfigOf = (viscosityPaS: number, tumorFactor: number, extra: PlantConfig) =>
+    referenceConfig(viscosityPaS, tumorFactor, extra)
+
 /** The CLINICAL-BASIS reference set-up: 20 mL syringe, 14 G x 100 mm, fixed viscosity. */
 export function referenceConfig(viscosityPaS: number, tumorFactor = 1, extra: PlantConfig = {}): PlantConfig {
     return {
@@ -72,6 +79,7 @@ interface CheckSpec {
     range?: [number, number]
     /** relative tolerance around lit when no range is given; default 0.05 */
     relTol?: number
+    knownMiss?: boolean
 }
 
 function check(c: CheckSpec): LiteratureCheck {
@@ -86,6 +94,7 @@ function check(c: CheckSpec): LiteratureCheck {
         lowerBound,
         upperBound,
         withinRange: c.model >= lowerBound && c.model <= upperBound,
+        ...(c.knownMiss ? { knownMiss: true } : {}),
     }
 }
 
@@ -95,8 +104,15 @@ const HP = "CLINICAL-BASIS (calc., Hagen-Poiseuille, ~31 kPa per Pa.s)"
 const REIDY = "Reidy 2003 (mean max., 3 mL/min)"
 const CURING = "CLINICAL-BASIS: sets at ~11-13 min"
 
-/** Model figures against the published / derived ones they must land near. */
-export function literatureChecks(): LiteratureCheck[] {
+/**
+ * Model figures against the published / derived ones they must land near
+ * (SIM-1). `physics` "v2" runs the same checks on the SIM-6 model: the
+ * power-law consistency is calibrated at this reference condition, so they
+ * must still hold.
+ */
+export function literatureChecks(physics: PhysicsVersion = "v1"): LiteratureCheck[] {
+    const referenceConfig = (viscosityPaS: number, tumorFactor = 1, extra: PlantConfig = {}) =>
+        referenceConfigOf(viscosityPaS, tumorFactor, { physics, ...extra })
     const steady = (viscosityPaS: number, tumorFactor = 1) =>
         runConstantFlow(new InjectorPlant(referenceConfig(viscosityPaS, tumorFactor)), FLOW_ML_PER_MIN, STEADY_S)
     const s50 = steady(50)
@@ -254,6 +270,157 @@ export function literatureChecks(): LiteratureCheck[] {
     ]
 }
 
+const HABIB = "Habib et al. 2010 (SAS J 4:26), leaked mass, benchmark model"
+const CALC_N = "CLINICAL-BASIS/issue 12 (calc.): power-law n 0.4-0.6 (Ferracane & Greener 1981)"
+const CALC_AIR = "CLINICAL-BASIS (calc.): isothermal air in 10 mL cement, 1.5-3 MPa"
+
+/**
+ * SIM-6 figures (issue 12) for the v2 model: shear thinning, entrained air,
+ * viscosity-dependent leaks, temperature. Each entry names its source; the
+ * tests assert every entry that is not a known miss.
+ */
+export function fidelityChecks(): LiteratureCheck[] {
+    // no stall: late cement through 14 G needs more than the bench drive's 2500 N
+    const v2 = (viscosityPaS: number, extra: PlantConfig = {}) =>
+        referenceConfig(viscosityPaS, 1, { physics: "v2", drive: { stallForceN: 1e9 }, ...extra })
+    const steady = (config: PlantConfig, flowMlPerMin = FLOW_ML_PER_MIN) =>
+        runConstantFlow(new InjectorPlant(config), flowMlPerMin, STEADY_S)
+    const needleDp = (s: PlantState) => s.chamberPressurePa - s.bodyPressurePa
+    const g14 = steady(v2(50))
+    const g11 = steady(v2(50, { needle: { gauge: 11, lengthMm: 100 } }))
+    const flow6 = steady(v2(50), 6)
+
+    // air: secant compliance of the air alone at the reference set-up's plunger pressures
+    const airSecant = (airFraction: number, viscosityPaS: number) => {
+        const s = steady(v2(viscosityPaS, { syringe: { preset: "20mL", fillMl: 10, airFraction } }), FLOW_ML_PER_MIN)
+        const pMPa = s.chamberPressurePa / 1e6
+        return (s.storedMl - 0.02 * pMPa) / pMPa
+    }
+
+    // leaks: share of the flow leaving by a leak path (factor 1) for cement of a class and age
+    const mu = (preset: CementPresetName, ageMin: number) => new CementModel({ preset, mixedAtS: -ageMin * 60 }).viscosityPaS(0)
+    const leakShare = (viscosityPaS: number) => {
+        const s = steady(v2(viscosityPaS, { leaks: [{ kind: "venous", atS: 0, resistanceFactor: 1 }] }))
+        return s.leaks[0].flowMlPerS / s.needleFlowMlPerS
+    }
+    const lv35 = leakShare(mu("lowViscosity", 3.5))
+    const lv95 = leakShare(mu("lowViscosity", 9.5))
+    const hv35 = leakShare(mu("highViscosity", 3.5))
+    const hv65 = leakShare(mu("highViscosity", 6.5))
+    const bodyP = (viscosityPaS: number) => steady(v2(viscosityPaS)).bodyPressurePa
+
+    const hardStop = (airFraction: number) =>
+        evaluateConditions({ physics: "v2", airFraction, cement: { viscosityPaS: 50 }, flowMlPerMin: 3 }).afterflowMl
+
+    return [
+        check({
+            name: "needle dp ratio 14 G / 11 G (x 100 mm, 50 Pa.s-equivalent, 3 mL/min)",
+            model: needleDp(g14) / needleDp(g11),
+            lit: 2.72,
+            unit: "x",
+            source: `${CALC_N}: (2.388/1.6)^(3n+1); Newtonian 4.96`,
+            range: [2.4, 3.1],
+        }),
+        check({
+            name: "plunger pressure ratio, 6 vs 3 mL/min (14 G)",
+            model: flow6.chamberPressurePa / g14.chamberPressurePa,
+            lit: 1.41,
+            unit: "x",
+            source: `${CALC_N}: 2^n; Newtonian 2`,
+            range: [1.3, 1.5],
+        }),
+        check({
+            name: "air compliance (secant), 1 % air, 1.56 MPa (50 Pa.s)",
+            model: airSecant(0.01, 50),
+            lit: 0.06,
+            unit: "mL/MPa",
+            source: CALC_AIR,
+            range: [0.03, 0.065],
+        }),
+        check({
+            name: "air compliance (secant), 1 % air, 3.1 MPa (100 Pa.s)",
+            model: airSecant(0.01, 100),
+            lit: 0.03,
+            unit: "mL/MPa",
+            source: CALC_AIR,
+            range: [0.03 * 0.95, 0.06],
+        }),
+        check({
+            name: "air compliance (secant), 5 % air, 1.56 MPa (50 Pa.s)",
+            model: airSecant(0.05, 50),
+            lit: 0.31,
+            unit: "mL/MPa",
+            source: CALC_AIR,
+            range: [0.16, 0.31 * 1.05],
+        }),
+        check({
+            name: "air compliance (secant), 5 % air, 3.1 MPa (100 Pa.s)",
+            model: airSecant(0.05, 100),
+            lit: 0.16,
+            unit: "mL/MPa",
+            source: CALC_AIR,
+            range: [0.16 * 0.95, 0.31],
+        }),
+        check({
+            name: "afterflow, hard stop at 1.56 MPa held 30 s, no air",
+            model: hardStop(0),
+            lit: 0.04,
+            unit: "mL",
+            source: "issue 12 (calc.): ~0.04 mL with 0.02 mL/MPa",
+            range: [0.02, 0.05],
+        }),
+        check({
+            name: "afterflow, hard stop at 1.56 MPa held 30 s, 5 % air",
+            model: hardStop(0.05),
+            lit: 0.2,
+            unit: "mL",
+            source: "issue 12 (calc.): 0.1-0.3 mL with entrained air",
+            range: [0.1, 0.3],
+        }),
+        check({
+            name: "cure-rate ratio 37 C vs 25 C (Arrhenius B = 5000 K)",
+            model: cementTimeFactor(37) / cementTimeFactor(25),
+            lit: 2,
+            unit: "x",
+            source: "Nicholas et al. 2007 via CLINICAL-BASIS: curing roughly doubles 25 -> 37 C",
+            range: [1.7, 2.3],
+        }),
+        check({
+            name: "leak share ratio, low-viscosity cement at 9.5 vs 3.5 min",
+            model: lv95 / lv35,
+            lit: 2.6 / 4.0,
+            unit: "x",
+            source: `${HABIB}: 2.6 g vs 4.0 g`,
+            relTol: 0.3,
+        }),
+        check({
+            name: "leak share ratio, high-viscosity cement at 6.5 vs 3.5 min",
+            model: hv65 / hv35,
+            lit: 0.92 / 1.5,
+            unit: "x",
+            source: `${HABIB}: 0.92 g vs 1.5 g`,
+            relTol: 0.3,
+        }),
+        check({
+            name: "leak share ratio, high- vs low-viscosity cement at 3.5 min",
+            model: hv35 / lv35,
+            lit: 1.5 / 4.0,
+            unit: "x",
+            source: `${HABIB}: 1.5 g vs 4.0 g (different product and delivery system)`,
+            relTol: 0.3,
+            knownMiss: true,
+        }),
+        check({
+            name: "intravertebral pressure ratio, low-viscosity cement 9.5 vs 3.5 min (no leak)",
+            model: bodyP(mu("lowViscosity", 9.5)) / bodyP(mu("lowViscosity", 3.5)),
+            lit: 1,
+            unit: "x",
+            source: `${HABIB}: no significant change of intravertebral pressure (body not Darcy by default)`,
+            range: [0.67, 1.5],
+        }),
+    ]
+}
+
 function ageAtViscosity(points: ReadonlyArray<readonly [number, number]>, viscosityPaS: number): number {
     for (let i = 1; i < points.length; i++) {
         const [t0, v0] = points[i - 1]
@@ -267,7 +434,7 @@ function ageAtViscosity(points: ReadonlyArray<readonly [number, number]>, viscos
 /** Printable table of the checks. */
 export function formatLiteratureChecks(checks: LiteratureCheck[] = literatureChecks()): string {
     const lines = checks.map(c => {
-        const mark = c.withinRange ? "ok " : "OUT"
+        const mark = c.knownMiss ? "MISS" : c.withinRange ? "ok  " : "OUT "
         const range = `[${fmt(c.lowerBound)}..${fmt(c.upperBound)}]`
         const values = `model ${fmt(c.modelValue)} ${c.unit} vs ${fmt(c.literatureValue)} ${c.unit} ${range}`
         return `${mark} ${c.name}: ${values} (${c.source})`

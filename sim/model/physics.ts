@@ -38,8 +38,33 @@
 // before pressure builds again (the slack LEAK-3 speaks of); while a gap is
 // open, cement may be drawn back from the body through the needle.
 // Volume bookkeeping: plungerVolumeMl = injectedMl + storedMl - gapMl.
+//
+// Fidelity v2 (SIM-6, issue 12), each part opt-in so SIM-1 scenarios keep
+// their numbers; `physics: "v2"` switches the fitted defaults on together:
+// - power-law cement in the needle (rheology.ts; cement.rheology/flowIndex):
+//   dP = A sgn(Q)|Q|^n, A = occlusion x sum over tube parts of K x geometry;
+// - stepped cannula (`needle.segments`) and a restrictive syringe/Luer tip
+//   (`syringe.tip`): tube parts in series, pressure drops add;
+// - entrained air (`syringe.airFraction`, compliance.ts): the chamber stores
+//   S(P) = C P + V_air0 P / (p_atm + P) instead of C P;
+// - two-zone needle temperature (`needle.insertedLengthMm`, `vertebra.
+//   temperatureC`): the column inside the body ages on the 37 C clock (about
+//   2.3x the 22 C one) and is flushed by the flow (well-mixed column: d(age)/dt
+//   = f_body - Q/V (age - age_syringe)), so a long pause thickens the tip;
+// - leak share depending on the cement/marrow viscosity ratio
+//   (`vertebra.leakViscosityExponent`, per leak `viscosityExponent`): leak
+//   resistance x (mu / 50 Pa.s)^alpha, alpha 0.45 fitted to Habib et al. 2010;
+//   the body resistance stays independent of mu unless
+//   `vertebra.viscosityExponent` = 1 (Darcy).
+// With a nonlinear needle or chamber the backward-Euler step solves one
+// monotone scalar equation (the needle pressure drop) by safeguarded Newton;
+// the linear SIM-1 case converges in one step to the same answer. Volume is
+// conserved exactly either way: the chamber pressure is taken from the stored
+// volume S0 + dV - h Q.
 
-import { CementConfig, CementModel, CementPhase } from "./cement"
+import { CementConfig, CementModel, CementPhase, cementTimeFactor } from "./cement"
+import { ChamberCompliance } from "./compliance"
+import { TubeSegment, consistencyPaSn, pipeGeometryFactor } from "./rheology"
 import {
     NeedleWall,
     SYRINGE_PRESETS,
@@ -70,6 +95,8 @@ export interface LeakPathConfig {
     atMl?: number
     /** or opens at this simulation time */
     atS?: number
+    /** leak resistance x (mu / 50 Pa.s)^exponent; default vertebra.leakViscosityExponent */
+    viscosityExponent?: number
 }
 
 export interface OcclusionConfig {
@@ -90,7 +117,12 @@ export interface SyringeConfig {
     frictionStaticN?: number
     /** travel over which breakaway (static) friction decays to dynamic, mm */
     breakawayMm?: number
+    /** syringe elasticity (with cement bulk and drive take-up), mL/MPa */
     complianceMlPerMPa?: number
+    /** air volume fraction of the cement at atmospheric pressure, 0..0.3 (SIM-6: 0-5 %); default 0 */
+    airFraction?: number
+    /** restrictive syringe nozzle / Luer connector upstream of the needle, at syringe temperature */
+    tip?: TubeSegment
 }
 
 export interface NeedleConfig {
@@ -102,6 +134,10 @@ export interface NeedleConfig {
     innerDiameterMm?: number
     /** default 100 */
     lengthMm?: number
+    /** stepped cannula: tube parts from hub to tip; overrides gauge/wall/innerDiameterMm/lengthMm */
+    segments?: ReadonlyArray<TubeSegment>
+    /** length inside the body (from the tip) whose cement is at body temperature; default 0 (v1) / 60 (v2) */
+    insertedLengthMm?: number
 }
 
 export interface VertebraConfig {
@@ -111,8 +147,12 @@ export interface VertebraConfig {
     tumorFactor?: number
     /** mL per kPa; default 0.002 */
     complianceMlPerKPa?: number
-    /** body resistance x (mu / 50 Pa.s)^exponent; default 0 */
+    /** body resistance x (mu / 50 Pa.s)^exponent; default 0; 1 = Darcy */
     viscosityExponent?: number
+    /** leak resistance x (mu / 50 Pa.s)^exponent (all leaks); default 0 (v1) / fitted (v2) */
+    leakViscosityExponent?: number
+    /** temperature of the needle part inside the body, C; default 37 */
+    temperatureC?: number
 }
 
 export interface DriveConfig {
@@ -124,7 +164,15 @@ export interface DriveConfig {
     stallForceN?: number
 }
 
+export type PhysicsVersion = "v1" | "v2"
+
 export interface PlantConfig {
+    /**
+     * "v1" (default): SIM-1 model. "v2": SIM-6 defaults on (power-law cement,
+     * 60 mm of needle at 37 C, viscosity-dependent leaks); air stays
+     * `syringe.airFraction` (default 0).
+     */
+    physics?: PhysicsVersion
     syringe?: SyringeConfig
     needle?: NeedleConfig
     cement?: CementConfig
@@ -169,6 +217,26 @@ export const DEFAULT_SUB_STEP_S = 0.0005
 export const DEFAULT_MIN_CHAMBER_PRESSURE_PA = -90_000
 export const DEFAULT_NEEDLE_GAUGE = 14
 export const DEFAULT_NEEDLE_LENGTH_MM = 100
+/**
+ * v2: needle length inside the body. Skin to vertebral-body centre is
+ * ~50-80 mm on transpedicular and anterolateral C2 routes (estimate, not a
+ * measured figure): 60 mm of a 100 mm needle.
+ */
+export const V2_INSERTED_LENGTH_MM = 60
+export const DEFAULT_BODY_TEMPERATURE_C = 37
+/**
+ * v2 leak viscosity exponent alpha: leak resistance x (mu / 50 Pa.s)^alpha,
+ * so the leak share falls as the cement/marrow viscosity ratio rises (the
+ * body path displaces marrow, the leak path fills with cement). Fitted
+ * (least squares on log leak-share ratios, leak factor 1) to the leaked
+ * masses of Habib et al. 2010 (SAS J 4:26, benchmark model): low-viscosity
+ * cement 4.0 g at 3.5 min vs 2.6 g at 9.5 min; high-viscosity 1.5 g at
+ * 3.5 min vs 0.92 g at 6.5 min, and vs the low-viscosity 4.0 g. Within one
+ * cement the fit is -27 % / -2 %; the high- vs low-viscosity product ratio
+ * (0.375) is not reproduced (model ~0.68): that difference is more than
+ * viscosity. literature.ts fidelityChecks() prints the comparison.
+ */
+export const V2_LEAK_VISCOSITY_EXPONENT = 0.45
 
 const M3_PER_ML = 1e-6
 
@@ -191,6 +259,7 @@ export function poiseuilleDeltaPPa(
 
 /** All parameters after defaults, in the units their names say. */
 export interface PlantParams {
+    physics: PhysicsVersion
     boreMm: number
     areaMm2: number
     mlPerMm: number
@@ -200,8 +269,16 @@ export interface PlantParams {
     frictionStaticN: number
     breakawayMm: number
     complianceMlPerMPa: number
+    airFraction: number
+    /** narrowest needle part */
     needleInnerDiameterMm: number
+    /** total needle length (without the syringe tip) */
     needleLengthMm: number
+    /** flow path from syringe to tip: optional syringe tip, then the needle parts */
+    flowPath: ReadonlyArray<TubeSegment>
+    insertedLengthMm: number
+    bodyTemperatureC: number
+    leakViscosityExponent: number
     bodyResistancePaSPerMl: number
     tumorFactor: number
     bodyComplianceMlPerKPa: number
@@ -246,15 +323,21 @@ export interface PlantState {
     leakedMl: number
     leakedMlByKind: Record<LeakKind, number>
     leaks: LeakState[]
-    /** volume held by the syringe/cement compliance (Cc x Pc), mL; slightly negative under vacuum */
+    /** volume held by the syringe/cement compliance (Cc x Pc; with air S(Pc)), mL; negative under vacuum */
     storedMl: number
+    /** tangent compliance of syringe + air at the chamber pressure, mL/MPa */
+    chamberComplianceMlPerMPa: number
     /** void between plunger and cement after retracting past vacuum, mL */
     gapMl: number
     /** volume held by the body compliance (Cb x Pb), mL */
     bodyStoredMl: number
+    /** Newtonian-equivalent viscosity of the syringe cement (reference condition), Pa.s */
     viscosityPaS: number
+    /** same for the cement at the needle tip (two-zone needle: aged at body temperature) */
+    needleTipViscosityPaS: number
     cementAgeS: number
     cementPhase: CementPhase
+    /** needle dP / Q at the reference flow (3 mL/min), Pa per (mL/s) */
     needleResistancePaSPerMl: number
     needleOcclusionFactor: number
     /** the drive could not advance against the load during the last sub-step */
@@ -268,7 +351,18 @@ function positive(name: string, v: number, allowZero = false): number {
     return v
 }
 
+function segment(name: string, t: TubeSegment): TubeSegment {
+    if (typeof t !== "object" || t === null) throw new RangeError(`${name} must be an object with innerDiameterMm and lengthMm`)
+    return {
+        innerDiameterMm: positive(`${name}.innerDiameterMm`, t.innerDiameterMm),
+        lengthMm: positive(`${name}.lengthMm`, t.lengthMm),
+    }
+}
+
 export function resolvePlantParams(config: PlantConfig = {}): PlantParams {
+    const physics = config.physics ?? "v1"
+    if (physics !== "v1" && physics !== "v2") throw new RangeError(`physics must be "v1" or "v2", got ${JSON.stringify(physics)}`)
+    const v2 = physics === "v2"
     const s = config.syringe ?? {}
     const preset = SYRINGE_PRESETS[s.preset ?? "20mL"]
     if (!preset) throw new RangeError(`syringe.preset: unknown preset "${s.preset}"`)
@@ -276,9 +370,40 @@ export function resolvePlantParams(config: PlantConfig = {}): PlantParams {
     const areaMm2 = syringeAreaMm2(boreMm)
     const fillMl = positive("syringe.fillMl", s.fillMl ?? preset.nominalMl)
     const n = config.needle ?? {}
-    const needleId =
-        n.innerDiameterMm ?? needleInnerDiameterMm(n.gauge ?? DEFAULT_NEEDLE_GAUGE, n.wall ?? "regular")
+    let needleParts: TubeSegment[]
+    if (n.segments !== undefined) {
+        if (!Array.isArray(n.segments) || n.segments.length === 0)
+            throw new RangeError("needle.segments must be a non-empty list of {innerDiameterMm, lengthMm}")
+        needleParts = n.segments.map((t, i) => segment(`needle.segments[${i}]`, t))
+    } else {
+        const needleId =
+            n.innerDiameterMm ?? needleInnerDiameterMm(n.gauge ?? DEFAULT_NEEDLE_GAUGE, n.wall ?? "regular")
+        needleParts = [
+            {
+                innerDiameterMm: positive("needle.innerDiameterMm", needleId),
+                lengthMm: positive("needle.lengthMm", n.lengthMm ?? DEFAULT_NEEDLE_LENGTH_MM),
+            },
+        ]
+    }
+    const needleLengthMm = needleParts.reduce((a, t) => a + t.lengthMm, 0)
+    const flowPath = s.tip !== undefined ? [segment("syringe.tip", s.tip), ...needleParts] : needleParts
+    const insertedLengthMm = positive(
+        "needle.insertedLengthMm",
+        n.insertedLengthMm ?? (v2 ? Math.min(V2_INSERTED_LENGTH_MM, needleLengthMm) : 0),
+        true
+    )
+    if (insertedLengthMm > needleLengthMm)
+        throw new RangeError(`needle.insertedLengthMm (${insertedLengthMm}) exceeds the needle length (${needleLengthMm} mm)`)
     const v = config.vertebra ?? {}
+    const bodyTemperatureC = v.temperatureC ?? DEFAULT_BODY_TEMPERATURE_C
+    if (typeof bodyTemperatureC !== "number" || !(bodyTemperatureC >= 20 && bodyTemperatureC <= 45))
+        throw new RangeError(`vertebra.temperatureC must be between 20 and 45, got ${bodyTemperatureC}`)
+    const exponent = (name: string, e: number | undefined, dflt: number): number => {
+        const x = e ?? dflt
+        if (typeof x !== "number" || !(x >= 0 && x <= 2)) throw new RangeError(`${name} must be between 0 and 2, got ${x}`)
+        return x
+    }
+    const leakViscosityExponent = exponent("vertebra.leakViscosityExponent", v.leakViscosityExponent, v2 ? V2_LEAK_VISCOSITY_EXPONENT : 0)
     const d = config.drive ?? {}
     const leaks = config.leaks ?? []
     leaks.forEach((l, i) => {
@@ -287,11 +412,13 @@ export function resolvePlantParams(config: PlantConfig = {}): PlantParams {
         positive(`leaks[${i}].resistanceFactor`, l.resistanceFactor)
         if (l.atMl === undefined && l.atS === undefined)
             throw new RangeError(`leaks[${i}] needs atMl or atS`)
+        if (l.viscosityExponent !== undefined) exponent(`leaks[${i}].viscosityExponent`, l.viscosityExponent, 0)
     })
     if (config.occlusion) positive("occlusion.factor", config.occlusion.factor)
     const frictionDynamicN = positive("syringe.frictionDynamicN", s.frictionDynamicN ?? defaultFrictionDynamicN(boreMm), true)
     const frictionStaticN = positive("syringe.frictionStaticN", s.frictionStaticN ?? defaultFrictionStaticN(boreMm), true)
     return {
+        physics,
         boreMm,
         areaMm2,
         mlPerMm: areaMm2 / 1000,
@@ -301,8 +428,13 @@ export function resolvePlantParams(config: PlantConfig = {}): PlantParams {
         frictionStaticN: Math.max(frictionStaticN, frictionDynamicN),
         breakawayMm: positive("syringe.breakawayMm", s.breakawayMm ?? DEFAULT_BREAKAWAY_MM),
         complianceMlPerMPa: positive("syringe.complianceMlPerMPa", s.complianceMlPerMPa ?? defaultComplianceMlPerMPa(boreMm)),
-        needleInnerDiameterMm: positive("needle.innerDiameterMm", needleId),
-        needleLengthMm: positive("needle.lengthMm", n.lengthMm ?? DEFAULT_NEEDLE_LENGTH_MM),
+        airFraction: s.airFraction ?? 0,
+        needleInnerDiameterMm: Math.min(...needleParts.map(t => t.innerDiameterMm)),
+        needleLengthMm,
+        flowPath,
+        insertedLengthMm,
+        bodyTemperatureC,
+        leakViscosityExponent,
         bodyResistancePaSPerMl: positive(
             "vertebra.resistancePaSPerMl",
             v.resistancePaSPerMl ?? DEFAULT_BODY_RESISTANCE_PA_S_PER_ML
@@ -312,7 +444,7 @@ export function resolvePlantParams(config: PlantConfig = {}): PlantParams {
             "vertebra.complianceMlPerKPa",
             v.complianceMlPerKPa ?? DEFAULT_BODY_COMPLIANCE_ML_PER_KPA
         ),
-        bodyViscosityExponent: v.viscosityExponent ?? 0,
+        bodyViscosityExponent: exponent("vertebra.viscosityExponent", v.viscosityExponent, 0),
         maxSpeedMmPerS: positive("drive.maxSpeedMmPerS", d.maxSpeedMmPerS ?? DEFAULT_MAX_SPEED_MM_PER_S),
         maxAccelMmPerS2: positive("drive.maxAccelMmPerS2", d.maxAccelMmPerS2 ?? DEFAULT_MAX_ACCEL_MM_PER_S2),
         stallForceN: positive("drive.stallForceN", d.stallForceN ?? DEFAULT_STALL_FORCE_N),
@@ -329,12 +461,23 @@ export class InjectorPlant {
 
     // SI internals: m^3, Pa, s
     private readonly areaM2: number
-    private readonly chamberComplianceM3PerPa: number
+    private readonly chamber: ChamberCompliance
     private readonly bodyComplianceM3PerPa: number
+    /** power-law index the needle sees (1 = Newtonian) */
+    private readonly flowIndex: number
+    /** geometry factors (dP = K x factor x Q^n) of the flow path outside / inside the body */
+    private readonly geomOutside: number
+    private readonly geomInside: number
+    /** cement volume of the needle part inside the body, m^3 */
+    private readonly insideVolumeM3: number
+    /** cure-clock rate of the body zone relative to 22 C */
+    private readonly bodyTimeFactor: number
 
     private tS = 0
     private enabled = false
     private posMm = 0
+    /** plunger velocity imposed by hand while the drive is disabled, mm/s */
+    handVelMmPerS = 0
     private velMmPerS = 0
     private pChamberPa = 0
     private pBodyPa = 0
@@ -354,19 +497,57 @@ export class InjectorPlant {
     private stalled = false
     private atEndOfTravel = false
     private viscosityNowPaS: number
+    /** reference-clock age of the cement in the needle part inside the body, s */
+    private insideAgeS: number
+    private tipViscosityPaS: number
+    private needleCoefficient = 0
+    private readonly leakConductance: number[]
 
     constructor(config: PlantConfig = {}) {
         this.params = resolvePlantParams(config)
-        this.cement = new CementModel(config.cement)
-        this.areaM2 = this.params.areaMm2 * 1e-6
-        this.chamberComplianceM3PerPa = this.params.complianceMlPerMPa * M3_PER_ML * 1e-6
-        this.bodyComplianceM3PerPa = this.params.bodyComplianceMlPerKPa * M3_PER_ML * 1e-3
-        const nLeaks = this.params.leaks.length
+        const cementConfig: CementConfig =
+            this.params.physics === "v2" && config.cement?.rheology === undefined && config.cement?.flowIndex === undefined
+                ? { ...config.cement, rheology: "powerLaw" }
+                : config.cement ?? {}
+        this.cement = new CementModel(cementConfig)
+        const p = this.params
+        this.areaM2 = p.areaMm2 * 1e-6
+        this.chamber = new ChamberCompliance({
+            syringeComplianceMlPerMPa: p.complianceMlPerMPa,
+            airFraction: p.airFraction,
+            cementVolumeMl: p.fillMl,
+        })
+        this.bodyComplianceM3PerPa = p.bodyComplianceMlPerKPa * M3_PER_ML * 1e-3
+        this.flowIndex = this.cement.flowIndex
+        // split the flow path at the body surface: the last insertedLengthMm (from the tip) is inside
+        let inside = p.insertedLengthMm
+        let geomOutside = 0
+        let geomInside = 0
+        let insideVolumeM3 = 0
+        for (let i = p.flowPath.length - 1; i >= 0; i--) {
+            const t = p.flowPath[i]
+            const inMm = Math.min(inside, t.lengthMm)
+            inside -= inMm
+            if (inMm > 0) {
+                geomInside += pipeGeometryFactor(t.innerDiameterMm, inMm, this.flowIndex)
+                insideVolumeM3 += (Math.PI / 4) * t.innerDiameterMm * t.innerDiameterMm * inMm * 1e-9
+            }
+            if (t.lengthMm - inMm > 0) geomOutside += pipeGeometryFactor(t.innerDiameterMm, t.lengthMm - inMm, this.flowIndex)
+        }
+        this.geomOutside = geomOutside
+        this.geomInside = geomInside
+        this.insideVolumeM3 = insideVolumeM3
+        this.bodyTimeFactor = cementTimeFactor(p.bodyTemperatureC)
+        const nLeaks = p.leaks.length
         this.leakOpen = new Array(nLeaks).fill(false)
         this.leakOpenedAtS = new Array(nLeaks).fill(null)
         this.leakedM3 = new Array(nLeaks).fill(0)
         this.leakFlowM3PerS = new Array(nLeaks).fill(0)
+        this.leakConductance = new Array(nLeaks).fill(0)
         this.viscosityNowPaS = this.cement.viscosityPaS(0)
+        this.insideAgeS = this.cement.effectiveAgeS(0)
+        this.tipViscosityPaS = this.viscosityNowPaS
+        this.needleCoefficient = this.needleCoefficientFor(this.viscosityNowPaS, this.tipViscosityPaS)
     }
 
     /** Set the needle occlusion factor now (1 = clear). Overrides `occlusion`. */
@@ -376,10 +557,30 @@ export class InjectorPlant {
         this.occlusionTriggered = true
     }
 
-    /** Needle resistance at viscosity mu, Pa.s/m^3 (with occlusion). */
-    private needleResistancePaSPerM3(viscosityPaS: number): number {
-        const p = this.params
-        return poiseuilleResistancePaSPerM3(p.needleInnerDiameterMm, p.needleLengthMm, viscosityPaS) * this.occlusionFactor
+    /**
+     * Needle coefficient A, SI: dP = A sgn(Q) |Q|^n (n = 1: the resistance,
+     * Pa.s/m^3), from the viscosities outside and inside the body, with occlusion.
+     */
+    private needleCoefficientFor(outsideViscosityPaS: number, insideViscosityPaS: number): number {
+        const n = this.flowIndex
+        const k = consistencyPaSn(outsideViscosityPaS, n) * this.geomOutside +
+            (this.geomInside === 0 ? 0 : consistencyPaSn(insideViscosityPaS, n) * this.geomInside)
+        return k * this.occlusionFactor
+    }
+
+    /** Needle flow, m^3/s, for a pressure drop dpPa. */
+    private needleFlowM3(dpPa: number, a: number): number {
+        if (!Number.isFinite(a)) return 0
+        if (this.flowIndex === 1) return dpPa / a
+        return Math.sign(dpPa) * Math.pow(Math.abs(dpPa) / a, 1 / this.flowIndex)
+    }
+
+    /** d(needle flow)/d(dP), m^3/(s.Pa). */
+    private needleFlowSlope(dpPa: number, a: number): number {
+        if (!Number.isFinite(a)) return 0
+        const n = this.flowIndex
+        if (n === 1) return 1 / a
+        return Math.pow(Math.abs(dpPa) / a, 1 / n - 1) / (n * a)
     }
 
     private bodyResistancePaSPerM3(viscosityPaS: number): number {
@@ -389,6 +590,13 @@ export class InjectorPlant {
                 ? 1
                 : Math.pow(viscosityPaS / BODY_VISCOSITY_REFERENCE_PA_S, p.bodyViscosityExponent)
         return (p.bodyResistancePaSPerMl / M3_PER_ML) * p.tumorFactor * visc
+    }
+
+    /** Leak i's resistance factor on the body resistance at cement viscosity mu. */
+    private leakFactor(i: number, viscosityPaS: number): number {
+        const l = this.params.leaks[i]
+        const e = l.viscosityExponent ?? this.params.leakViscosityExponent
+        return e === 0 ? l.resistanceFactor : l.resistanceFactor * Math.pow(viscosityPaS / BODY_VISCOSITY_REFERENCE_PA_S, e)
     }
 
     /** Advance by dtS (any size) with the drive input held constant. */
@@ -422,6 +630,106 @@ export class InjectorPlant {
         }
     }
 
+    // One sub-step's hydraulic solution (fields, not a returned tuple: this
+    // runs 2000 times per simulated second).
+    private solQ = 0
+    private solPc = 0
+    private solPb = 0
+    // the equation being solved (set by solve())
+    private eqH = 0
+    private eqCb = 0
+    private eqGOut = 0
+    private eqStoredM3 = 0
+    private eqClampedPcPa = NaN
+
+    /**
+     * Backward-Euler step for the needle flow q, chamber and body pressures.
+     * Body (linear in q): Pb = (Cb Pb0 + h q) / (Cb + h gOut). Chamber: keeps
+     * the stored volume `storedM3` - h q, i.e. Pc = S^-1(storedM3 - h q), or is
+     * clamped at `clampedPcPa` (vacuum floor) when that is a number.
+     */
+    private solve(h: number, a: number, cb: number, gOut: number, storedM3: number, clampedPcPa: number): void {
+        const gn = Number.isFinite(a) ? 1 / a : 0
+        const clamped = !Number.isNaN(clampedPcPa)
+        if (this.flowIndex === 1 && (clamped || this.chamber.isLinear)) {
+            // linear (SIM-1) case in closed form
+            const hgn = h * gn
+            if (clamped) {
+                const y = (cb * this.pBodyPa + hgn * clampedPcPa) / (cb + hgn + h * gOut)
+                this.solQ = gn * (clampedPcPa - y)
+                this.solPc = clampedPcPa
+                this.solPb = y
+                return
+            }
+            const cc = this.chamber.linearM3PerPa
+            const a11 = cc + hgn
+            const a22 = cb + hgn + h * gOut
+            const b1 = storedM3
+            const b2 = cb * this.pBodyPa
+            const det = a11 * a22 - hgn * hgn
+            const x = (b1 * a22 + hgn * b2) / det
+            const y = (a11 * b2 + hgn * b1) / det
+            this.solQ = gn * (x - y)
+            this.solPc = x
+            this.solPb = y
+            return
+        }
+        this.eqH = h
+        this.eqCb = cb
+        this.eqGOut = gOut
+        this.eqStoredM3 = storedM3
+        this.eqClampedPcPa = clampedPcPa
+        const q = this.solveNeedleFlow(a)
+        this.solQ = q
+        this.solPc = clamped ? clampedPcPa : this.chamber.pressureForStoredPa(storedM3 - h * q)
+        this.solPb = (cb * this.pBodyPa + h * q) / (cb + h * gOut)
+    }
+
+    /** D(q): pressure difference across the needle the compliances leave for a needle flow q. */
+    private dpForFlow(q: number): number {
+        const pb = (this.eqCb * this.pBodyPa + this.eqH * q) / (this.eqCb + this.eqH * this.eqGOut)
+        const pc = Number.isNaN(this.eqClampedPcPa)
+            ? this.chamber.pressureForStoredPa(this.eqStoredM3 - this.eqH * q)
+            : this.eqClampedPcPa
+        return pc - pb
+    }
+
+    /** dD/dq (negative). */
+    private dpSlope(q: number): number {
+        const body = -this.eqH / (this.eqCb + this.eqH * this.eqGOut)
+        if (!Number.isNaN(this.eqClampedPcPa)) return body
+        const pc = this.chamber.pressureForStoredPa(this.eqStoredM3 - this.eqH * q)
+        return body - this.eqH / this.chamber.tangentM3PerPa(pc)
+    }
+
+    /**
+     * Needle pressure drop x solving H(x) = x - D(G(x)) = 0, G the needle flow
+     * law. H rises monotonically and H(0) = -D(0), so the root lies between 0
+     * and D(0): safeguarded Newton (bisection when a step leaves the bracket).
+     * Returns the needle flow, m^3/s.
+     */
+    private solveNeedleFlow(a: number): number {
+        const x0 = this.dpForFlow(0)
+        if (x0 === 0 || !Number.isFinite(a)) return 0
+        let lo = Math.min(0, x0)
+        let hi = Math.max(0, x0)
+        let x = x0
+        for (let it = 0; it < 100; it++) {
+            const q = this.needleFlowM3(x, a)
+            const hx = x - this.dpForFlow(q)
+            if (hx === 0) return q
+            if (hx > 0) hi = x
+            else lo = x
+            const slope = 1 - this.dpSlope(q) * this.needleFlowSlope(x, a)
+            let next = x - hx / slope
+            if (!(next > lo && next < hi)) next = 0.5 * (lo + hi)
+            const tol = 1e-12 * Math.abs(x) + 1e-9
+            if (Math.abs(next - x) <= tol || hi - lo <= tol) return this.needleFlowM3(next, a)
+            x = next
+        }
+        return this.needleFlowM3(x, a)
+    }
+
     private subStep(h: number, input: DriveInput): void {
         const p = this.params
         this.triggerEvents()
@@ -429,7 +737,8 @@ export class InjectorPlant {
         // ---- drive: acceleration-limited velocity; disabled = hold at once ----
         this.enabled = input.enabled
         if (!input.enabled) {
-            this.velMmPerS = 0
+            // a disabled drive holds, unless a hand pushes the plunger (campaign fault)
+            this.velMmPerS = this.handVelMmPerS
         } else {
             const target = Math.max(-p.maxSpeedMmPerS, Math.min(p.maxSpeedMmPerS, input.speedCmdMmPerS))
             const maxDv = p.maxAccelMmPerS2 * h
@@ -470,62 +779,58 @@ export class InjectorPlant {
         }
 
         // ---- hydraulics: backward Euler on (Pc, Pb) ----
-        const mu = this.cement.viscosityPaS(this.tS + h)
-        this.viscosityNowPaS = mu
-        const rn = this.needleResistancePaSPerM3(mu)
-        const gn = Number.isFinite(rn) ? 1 / rn : 0
-        const rb = this.bodyResistancePaSPerM3(mu)
+        const muOutside = this.cement.viscosityPaS(this.tS + h)
+        const muTip = this.geomInside === 0 ? muOutside : this.cement.viscosityAtEffectiveAgePaS(this.insideAgeS)
+        this.viscosityNowPaS = muOutside
+        this.tipViscosityPaS = muTip
+        const a = this.needleCoefficientFor(muOutside, muTip)
+        this.needleCoefficient = a
+        const rb = this.bodyResistancePaSPerM3(muTip)
+        const leakG = this.leakConductance
         let gLeaks = 0
-        for (let i = 0; i < p.leaks.length; i++) if (this.leakOpen[i]) gLeaks += 1 / (rb * p.leaks[i].resistanceFactor)
-        const cc = this.chamberComplianceM3PerPa
-        const cb = this.bodyComplianceM3PerPa
-        const hgn = h * gn
-
-        // Solve for new (x = Pc, y = Pb). Leaks act as check valves (cement
-        // that left does not come back): they conduct only while Pb > 0.
-        const solveFree = (dVEffM3: number, gOut: number): [number, number] => {
-            const a11 = cc + hgn
-            const a12 = -hgn
-            const a22 = cb + hgn + h * gOut
-            const b1 = cc * this.pChamberPa + dVEffM3
-            const b2 = cb * this.pBodyPa
-            const det = a11 * a22 - a12 * a12
-            return [(b1 * a22 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det]
+        for (let i = 0; i < leakG.length; i++) {
+            leakG[i] = this.leakOpen[i] ? 1 / (rb * this.leakFactor(i, muTip)) : 0
+            gLeaks += leakG[i]
         }
-        const solveClamped = (pc: number, gOut: number): number => (cb * this.pBodyPa + hgn * pc) / (cb + hgn + h * gOut)
+        const cb = this.bodyComplianceM3PerPa
         const gb = 1 / rb
+        const chamber = this.chamber
+        const s0 = chamber.storedM3(this.pChamberPa)
 
-        let leaksConduct = gLeaks > 0
+        // Leaks act as check valves (cement that left does not come back):
+        // they conduct only while Pb > 0.
         // mode A: no gap after this sub-step (any existing gap is closed first)
         const dVEff = dVM3 - this.gapM3
-        let [pc, pb] = solveFree(dVEff, gb + gLeaks)
-        if (leaksConduct && pb < 0) {
+        let leaksConduct = gLeaks > 0
+        this.solve(h, a, cb, gb + gLeaks, s0 + dVEff, NaN)
+        if (leaksConduct && this.solPb < 0) {
             leaksConduct = false
-            ;[pc, pb] = solveFree(dVEff, gb)
+            this.solve(h, a, cb, gb, s0 + dVEff, NaN)
         }
-        if (pc >= p.minChamberPressurePa) {
+        if (this.solPc >= p.minChamberPressurePa) {
             this.gapM3 = 0
         } else {
             // mode B: chamber held at the vacuum floor, the gap absorbs the difference
-            pc = p.minChamberPressurePa
+            const floor = p.minChamberPressurePa
             leaksConduct = gLeaks > 0
-            pb = solveClamped(pc, gb + gLeaks)
-            if (leaksConduct && pb < 0) {
+            this.solve(h, a, cb, gb + gLeaks, 0, floor)
+            if (leaksConduct && this.solPb < 0) {
                 leaksConduct = false
-                pb = solveClamped(pc, gb)
+                this.solve(h, a, cb, gb, 0, floor)
             }
-            const qn = gn * (pc - pb)
-            // dV = h Qn + Cc dPc - dGap
-            this.gapM3 += h * qn + cc * (pc - this.pChamberPa) - dVM3
+            // dV = h Qn + dS - dGap
+            this.gapM3 += h * this.solQ + chamber.storedM3(floor) - s0 - dVM3
             if (this.gapM3 < 0) this.gapM3 = 0 // rounding only
         }
+        const qn = this.solQ
+        const pc = this.solPc
+        const pb = this.solPb
 
-        const qn = gn * (pc - pb)
         this.needleFlowM3PerS = qn
         this.injectedM3 += h * qn
         let qLeaks = 0
         for (let i = 0; i < p.leaks.length; i++) {
-            const q = this.leakOpen[i] && leaksConduct ? pb / (rb * p.leaks[i].resistanceFactor) : 0
+            const q = leaksConduct ? pb * leakG[i] : 0
             this.leakFlowM3PerS[i] = q
             this.leakedM3[i] += h * q
             qLeaks += q
@@ -535,6 +840,15 @@ export class InjectorPlant {
         this.pBodyPa = pb
         this.posMm = newPosMm
         this.tS += h
+
+        // ---- two-zone needle: the column inside the body ages on the body's
+        // clock and is replaced by syringe cement at the forward flow rate ----
+        if (this.geomInside !== 0) {
+            const syringeAgeS = this.cement.effectiveAgeS(this.tS)
+            const flush = qn > 0 ? qn / this.insideVolumeM3 : 0
+            this.insideAgeS = (this.insideAgeS + h * this.bodyTimeFactor + h * flush * syringeAgeS) / (1 + h * flush)
+            if (this.insideAgeS < syringeAgeS) this.insideAgeS = syringeAgeS
+        }
     }
 
     /** Simulation time, s. */
@@ -569,7 +883,8 @@ export class InjectorPlant {
             }
         })
         const leakedMl = leaks.reduce((a, l) => a + l.leakedMl, 0)
-        const mu = this.viscosityNowPaS
+        const qRef = REFERENCE_FLOW_ML_PER_S * M3_PER_ML
+        const a = this.needleCoefficient
         return {
             tS: this.tS,
             enabled: this.enabled,
@@ -586,13 +901,15 @@ export class InjectorPlant {
             leakedMl,
             leakedMlByKind,
             leaks,
-            storedMl: (this.chamberComplianceM3PerPa * this.pChamberPa) / M3_PER_ML,
+            storedMl: this.chamber.storedM3(this.pChamberPa) / M3_PER_ML,
+            chamberComplianceMlPerMPa: (this.chamber.tangentM3PerPa(this.pChamberPa) / M3_PER_ML) * 1e6,
             gapMl: this.gapM3 / M3_PER_ML,
             bodyStoredMl: (this.bodyComplianceM3PerPa * this.pBodyPa) / M3_PER_ML,
-            viscosityPaS: mu,
+            viscosityPaS: this.viscosityNowPaS,
+            needleTipViscosityPaS: this.tipViscosityPaS,
             cementAgeS: this.cement.ageS(this.tS),
             cementPhase: this.cement.phase(this.tS),
-            needleResistancePaSPerMl: this.needleResistancePaSPerM3(mu) * M3_PER_ML,
+            needleResistancePaSPerMl: a * Math.pow(qRef, this.flowIndex - 1) * M3_PER_ML,
             needleOcclusionFactor: this.occlusionFactor,
             stalled: this.stalled,
             atEndOfTravel: this.atEndOfTravel,

@@ -138,6 +138,9 @@ export class Encoder {
     readonly countsPerTurn: number
     private stuckAt: number | null = null
     private offsetCounts = 0
+    /** under-reading: counts for motion after scaleFromMm are multiplied by this (1 = true) */
+    private scale = 1
+    private scaleFromMm = 0
 
     constructor(config: EncoderConfig = {}) {
         const lead = config.leadMm ?? DEFAULT_LEAD_MM
@@ -150,7 +153,25 @@ export class Encoder {
     /** Count for a plunger position (what the encoder would report now). */
     read(plungerPosMm: number): number {
         if (this.stuckAt !== null) return this.stuckAt
-        return Math.round(plungerPosMm * this.countsPerMm) + this.offsetCounts
+        const mm = this.scale === 1 ? plungerPosMm : this.scaleFromMm + (plungerPosMm - this.scaleFromMm) * this.scale
+        return Math.round(mm * this.countsPerMm) + this.offsetCounts
+    }
+
+    /** Under-read (factor < 1) or over-read motion from now on (a slipping wheel); 1 restores the true count rate. */
+    setScale(factor: number, plungerPosMm: number): void {
+        if (!(factor > 0)) throw new RangeError(`encoder scale must be > 0, got ${factor}`)
+        // keep the count continuous at the change
+        const before = this.read(plungerPosMm)
+        this.scale = factor
+        this.scaleFromMm = plungerPosMm
+        this.offsetCounts += before - this.read(plungerPosMm)
+    }
+
+    /** The count drops to zero (a decoder reset), motion counts on from there. */
+    resetToZero(plungerPosMm: number): void {
+        const c = this.read(plungerPosMm)
+        this.offsetCounts -= c
+        if (this.stuckAt !== null) this.stuckAt = 0
     }
 
     /** Freeze the count at its present value (stuck), or release it. */

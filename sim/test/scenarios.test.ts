@@ -1,24 +1,33 @@
-// Closed-loop scenario tests (SIM-2, SIM-3): every scenario in sim/scenarios
-// runs against the firmware (src/main.ts) in the DeviceScript VM through the
-// devtools hub, with the physics model serving the sensors, drive and
-// buttons. One hub for the file, a fresh VM per scenario. Results land in
+// Closed-loop scenario tests (SIM-2, SIM-3, SIM-4): every scenario in
+// sim/scenarios runs lockstep against the firmware (src/main.ts) in the
+// DeviceScript VM, on one virtual clock with the transport modelled, with the
+// physics model serving the sensors, drive and buttons. A fresh world per
+// scenario; latency bounds are the requirements' own figures (no transport
+// allowance, no retries: a run is deterministic). Results land in
 // out/sim/test/<name>.json for inspection.
 //   node --import tsx --test sim/test/scenarios.test.ts
 // SIM_FIRMWARE=<file.devs> runs a given compiled firmware instead of src/main.ts.
-import "../bench/quiet"
+import "../lockstep/clock" // first: virtual time before jacdac-ts loads
+import "../harness/quiet"
+import { spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import assert from "node:assert/strict"
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { after, before, describe, test } from "node:test"
 import { literatureChecks } from "../model"
-import { ScenarioResult, ScenarioRunner } from "../bench/runner"
-import { FAULTS, loadScenario, ScenarioError, validateScenario } from "../bench/scenario"
-import { BenchSession } from "../bench/session"
-import { ROOT } from "../bench/procs"
+import { ScenarioResult, ScenarioRunner } from "../harness/runner"
+import { FAULTS, loadScenario, ScenarioError, validateScenario } from "../harness/scenario"
+import { runLockstep } from "../lockstep/run"
+import { BenchDevice } from "../harness/servers"
+import { ROOT } from "../harness/procs"
 
 const SCEN_DIR = join(ROOT, "sim", "scenarios")
 const OUT = join(ROOT, "out", "sim", "test")
-const T = { timeout: 120_000 }
+// No node:test timeouts here: node:test arms them with the global setTimeout,
+// which is the virtual clock's in this file. A stuck run fails instead through
+// runVirtual's wall-clock limit and its deadlock check.
+const T = {}
 
 const files = readdirSync(SCEN_DIR).filter(f => f.endsWith(".json"))
 
@@ -60,7 +69,9 @@ describe("scenario files (SIM-2, SIM-3)", () => {
         assert.ok(scs.some(s => (s.vertebra?.tumorFactor ?? 1) > 3), "metastatic body")
         assert.ok(scs.some(s => (s.cement?.mixedAtS ?? 0) < -480), "late cement")
         const faultKinds = new Set(scs.flatMap(s => (s.faults ?? []).map(f => f.kind)))
-        for (const k of FAULTS) assert.ok(faultKinds.has(k), `fault ${k}`)
+        // the campaign's fault kinds (encoderReset/Scale, handMove, loadCellLow) are covered by sim/test/campaign.test.ts
+        const campaignOnly = ["encoderReset", "encoderScale", "handMove", "loadCellLow"]
+        for (const k of FAULTS.filter(k => !campaignOnly.includes(k))) assert.ok(faultKinds.has(k), `fault ${k}`)
         assert.ok(scs.some(s => s.actions.some(a => a.do === "estop")), "e-stop")
         assert.ok(scs.some(s => s.remoteMode && s.faults?.some(f => f.kind === "hostDisconnect")), "host disconnect, remote mode")
         assert.ok(scs.some(s => !s.remoteMode && s.faults?.some(f => f.kind === "hostDisconnect")), "host disconnect, local mode")
@@ -77,25 +88,17 @@ describe("scenario files (SIM-2, SIM-3)", () => {
     })
 })
 
-describe("closed loop against the firmware in the VM (SIM-2, SIM-3)", { concurrency: 1 }, () => {
-    let session: BenchSession
-    let runner: ScenarioRunner
+describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SIM-4)", { concurrency: 1 }, () => {
     const results = new Map<string, ScenarioResult>()
+    let roleTargets: ReturnType<BenchDevice["roleTargets"]> = []
 
-    before(async () => {
-        mkdirSync(OUT, { recursive: true })
-        // the hub's ports are fixed: wait for another bench on this machine to finish
-        session = await BenchSession.open({ firmware: process.env.SIM_FIRMWARE, waitForPortsMs: 600_000 })
-        runner = new ScenarioRunner(session)
-    }, { timeout: 660_000 })
-
-    after(async () => {
-        await session?.close()
-    })
+    before(() => mkdirSync(OUT, { recursive: true }))
 
     async function run(name: string): Promise<ScenarioResult> {
         const file = join(SCEN_DIR, `${name}.json`)
-        const { result } = await runner.run(loadScenario(file), { file })
+        const r = await runLockstep(loadScenario(file), { file, firmware: process.env.SIM_FIRMWARE })
+        roleTargets = r.session.device.roleTargets()
+        const result = r.result
         writeFileSync(join(OUT, `${name}.json`), JSON.stringify(result, null, 2) + "\n")
         results.set(name, result)
         assert.ok(result.ok, `bench error: ${result.error}`)
@@ -111,13 +114,12 @@ describe("closed loop against the firmware in the VM (SIM-2, SIM-3)", { concurre
         return s!
     }
     const transitions = (r: ScenarioResult) => r.events.filter(e => e.type === "transition").map(e => e.reason)
-
     // ---- roles and buttons
     test("roles: each firmware role is bound explicitly to its bench service; each button reaches its role (confirm starts, pedal pauses leakSeen, e-stop faults estop)", T, async () => {
         const r = await run("buttons-binding")
         verdict(r)
         const by = Object.fromEntries(r.binding.map(b => [b.role, b.serviceIndex]))
-        const want = Object.fromEntries(session.device.roleTargets().map(t => [t.role, t.serviceIndex]))
+        const want = Object.fromEntries(roleTargets.map(t => [t.role, t.serviceIndex]))
         for (const [role, idx] of Object.entries(want)) assert.equal(by[role], idx, `role ${role}`)
         const tr = transitions(r)
         assert.ok(tr.indexOf("Started") < tr.indexOf("LeakSeen") && tr.indexOf("LeakSeen") < tr.indexOf("Estop"), tr.join(","))
@@ -192,15 +194,13 @@ describe("closed loop against the firmware in the VM (SIM-2, SIM-3)", { concurre
         assert.ok(stop(r, "blockage").afterflowMl <= 0.05)
     })
     // Closed-loop latencies run from the physical event in the plant to the
-    // drive stopping at the simulated Motor: they include the sample period,
-    // the TCP hub and two busy processes on a shared machine. The firmware's
-    // own reaction is 0 control steps (VM unit tests); here the bound is the
-    // requirement's 50 ms plus a 50 ms transport allowance (median ~15 ms,
-    // one 64.5 ms outlier seen in CI-like runs).
-    test("PRS-2: c7-late-cement: over-pressure stops the motor (<= 50 ms + 50 ms closed-loop transport allowance)", T, async () => {
+    // drive stopping at the simulated Motor, through the sample period and
+    // the modelled transport (latency, jitter, VM stalls): the requirement's
+    // own figure, no allowance.
+    test("PRS-2: c7-late-cement: over-pressure stops the motor within 50 ms of the crossing", T, async () => {
         const r = await run("c7-late-cement")
         verdict(r)
-        assert.ok(stop(r, "overpressure").latencyMs! <= 100)
+        assert.ok(stop(r, "overpressure").latencyMs! <= 50, JSON.stringify(stop(r, "overpressure")))
     })
     test("SIM-1: t10-metastatic completes at cap; the firmware's pressure record tracks the model (PRS-1 chain, within 3 %)", T, async () => {
         const r = await run("t10-metastatic")
@@ -209,33 +209,40 @@ describe("closed loop against the firmware in the VM (SIM-2, SIM-3)", { concurre
     })
 
     // ---- faults
-    test("FAULT-1: fault-stale: no sample for > 50 ms -> fault(sensorStale), forward motion stops <= 100 ms; local clear", T, async () => {
+    test("FAULT-1: fault-stale: no sample for > 50 ms -> fault(sensorStale); stopped <= 50 ms + 2 sample periods after the last sample's slot; local clear", T, async () => {
         const r = await run("fault-stale")
         verdict(r)
-        assert.ok(stop(r, "loadCellStale").latencyMs! <= 100)
+        // 50 ms stale limit, one sample period for the check's grid, one to stop
+        assert.ok(stop(r, "loadCellStale").latencyMs! <= 75, JSON.stringify(stop(r, "loadCellStale")))
     })
-    test("FAULT-1: fault-saturated: full-scale reading -> fault(sensorSaturated)", T, async () => {
-        verdict(await run("fault-saturated"))
+    test("FAULT-1: fault-saturated: full-scale reading -> fault(sensorSaturated), stopped within 50 ms", T, async () => {
+        const r = await run("fault-saturated")
+        verdict(r)
+        assert.ok(stop(r, "loadCellSaturated").latencyMs! <= 50)
     })
-    test("FAULT-1: fault-nan: malformed reading -> fault(sensorNaN)", T, async () => {
-        verdict(await run("fault-nan"))
+    test("FAULT-1: fault-nan: malformed reading -> fault(sensorNaN), stopped within 50 ms", T, async () => {
+        const r = await run("fault-nan")
+        verdict(r)
+        assert.ok(stop(r, "loadCellNaN").latencyMs! <= 50)
     })
     test("FAULT-2/FLOW-2: fault-encoder-stuck: motion without encoder counts -> latched fault(stall)", T, async () => {
         const r = await run("fault-encoder-stuck")
         verdict(r)
         assert.equal(r.finalState, "fault")
     })
-    test("FAULT-2: fault-encoder-jump: an impossible jump -> fault(encoderJump) within one sample", T, async () => {
+    test("FAULT-2: fault-encoder-jump: an impossible jump -> fault(encoderJump), stopped within 50 ms", T, async () => {
         const r = await run("fault-encoder-jump")
         verdict(r)
+        assert.ok(stop(r, "encoderJump").latencyMs! <= 50)
     })
     test("FAULT-2/VOL-1: an implausible encoder jump is not counted as delivered volume", () => {
         const r = results.get("fault-encoder-jump")
         assert.ok(r && Math.abs(r.reportedMl - r.encoderTruthMl) < 0.05, `reported ${r?.reportedMl} vs truth ${r?.encoderTruthMl}`)
     })
-    test("FAULT-3: fault-estop: motor disabled at once (<= 60 ms), latched until the local reset", T, async () => {
+    test("FAULT-3: fault-estop: motor disabled at once (<= 50 ms), latched until the local reset", T, async () => {
         const r = await run("fault-estop")
         verdict(r)
+        assert.ok(stop(r, "estop").latencyMs! <= 50)
         const tr = transitions(r)
         assert.ok(tr.indexOf("Estop") < tr.indexOf("FaultCleared"))
     })
@@ -275,5 +282,22 @@ describe("closed loop against the firmware in the VM (SIM-2, SIM-3)", { concurre
             const r = results.get(name) ?? (await run(name))
             verdict(r)
         }
+    })
+})
+
+describe("lockstep determinism (SIM-4)", () => {
+    test("SIM-4: the same scenario and seed give a byte-identical result file, in this process and through `npm run sim` in another; another seed differs", T, async () => {
+        const file = join(SCEN_DIR, "c2-venous-leak.json")
+        const sc = loadScenario(file)
+        const text = async (seed: number) => JSON.stringify((await runLockstep(sc, { file, seed })).result, null, 2) + "\n"
+        const a = await text(7)
+        const b = await text(7)
+        assert.equal(a, b)
+        const out = join(OUT, "determinism-seed7.json")
+        const cli = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "sim", "run.ts"), file, "--seed", "7", "-q", "--out", out], { cwd: ROOT, encoding: "utf8" })
+        assert.equal(cli.status, 0, cli.stderr)
+        assert.equal(readFileSync(out, "utf8"), a, "npm run sim in another process wrote a different result file")
+        const c = await text(8)
+        assert.notEqual(c, a, "the seed must reach the run (noise, transport)")
     })
 })

@@ -35,7 +35,29 @@ export interface FirmwareStart {
     binding: RoleBinding[]
 }
 
-export class BenchSession {
+/**
+ * What the scenario runner needs from a bench: the bus with the simulated
+ * hardware and the plant, the injector link, and a firmware it can
+ * (re)start. Two implementations: BenchSession (real time: devtools hub and
+ * a VM process) and LockstepSession (sim/lockstep: one process, virtual time).
+ */
+export interface SimSession {
+    readonly clock: "realtime" | "lockstep"
+    readonly bus: JDBus
+    readonly device: BenchDevice
+    readonly plant: RealtimePlant
+    readonly link: InjectorLink
+    readonly log: (m: string) => void
+    vmAlive(): boolean
+    startFirmware(opts?: { keepFlash?: boolean; sameDevice?: boolean }): Promise<FirmwareStart>
+    /** kill the firmware like a power loss (the drive's enable line drops) */
+    stopFirmware(): Promise<void>
+    installRig(config: RigConfig): void
+    close(): Promise<void>
+}
+
+export class BenchSession implements SimSession {
+    readonly clock = "realtime"
     hub!: Child
     bus!: JDBus
     device!: BenchDevice
@@ -131,6 +153,10 @@ export class BenchSession {
             return t && t.tHostMs > since && (t.flags & FLAG_ESTOP) === 0 && t.samples.length > 0 && Number.isFinite(t.samples[t.samples.length - 1].forceN)
         })
         return { vmDeviceId: this.vmDeviceId, startMs: performance.now() - t0, binding }
+    }
+
+    vmAlive() {
+        return !!this.vm?.isAlive()
     }
 
     /** Kill the VM (like a power loss: the drive's enable line drops with the MCU). */

@@ -31,7 +31,7 @@ import {
     scenarioBoreMm,
     THRESHOLD_IDS,
 } from "./scenario"
-import { BenchSession, FirmwareStart } from "./session"
+import { FirmwareStart, SimSession } from "./session"
 
 /** Known mass for calibrate_gain, kg (~98 N: mid-range of a 2 kN cell's clinical use). */
 export const CAL_MASS_KG = 10
@@ -93,7 +93,10 @@ export interface ScenarioResult {
     timing: {
         firmwareStartMs: number
         scenarioS: number
-        wallS: number
+        /** "lockstep" (virtual time, deterministic) or "realtime" */
+        clock: string
+        /** wall time of the run (real time only: a lockstep result must not depend on the machine) */
+        wallS?: number
         samplesPushed: number
         sampleRateHz: number
         maxSampleLateMs: number
@@ -144,7 +147,7 @@ interface Trigger {
 
 /** Runs scenarios on one bench session. */
 export class ScenarioRunner {
-    constructor(readonly session: BenchSession) {}
+    constructor(readonly session: SimSession) {}
 
     private get link() {
         return this.session.link
@@ -223,8 +226,12 @@ export class ScenarioRunner {
         return false
     }
 
+    /** host times (ms) of every confirm press of the current run */
+    confirmTimesMs: number[] = []
+
     async pressConfirm() {
         this.confirmPresses++
+        this.confirmTimesMs.push(performance.now())
         await this.device.confirm.press(100)
     }
 
@@ -289,7 +296,8 @@ export class ScenarioRunner {
         const r = await this.command(Op.SetCap, [cap, sc.capOverride ? 1 : 0])
         if (r.rejected !== undefined) throw new SetupError(`setup: set_cap(${cap}) rejected (${rejectName(r.rejected)})`)
         await this.setupCommand(Op.SetFlow, [sc.flowMlPerMin ?? 3], "set_flow")
-        await this.setupCommand(Op.MarkMixing, [sc.cement?.preparedMl ?? 10], "mark_mixing")
+        // the cement's age at marking: it was mixed mixedAtS before scenario time 0, which is now
+        await this.setupCommand(Op.MarkMixing, [sc.cement?.preparedMl ?? 10, -(sc.cement?.mixedAtS ?? 0)], "mark_mixing")
         for (const [name, value] of Object.entries(sc.thresholds ?? {})) {
             await this.setupCommand(Op.SetThreshold, [value, THRESHOLD_IDS[name]], `set_threshold(${name}=${value})`)
             setThreshold(this.thresholds, THRESHOLD_IDS[name], value)
@@ -353,6 +361,7 @@ export class ScenarioRunner {
         const log = opts.log ?? (() => {})
         const wall0 = performance.now()
         this.confirmPresses = 0
+        this.confirmTimesMs = []
         this.thresholds = defaultConfig()
         const link = this.link
         link.events = []
@@ -367,7 +376,7 @@ export class ScenarioRunner {
         let levelStartS: number | undefined
         let endS = 0
         try {
-            const reuse = !!opts.reuseFirmware && !!this.session.vm?.isAlive() && this.lastStart !== undefined
+            const reuse = !!opts.reuseFirmware && this.session.vmAlive() && this.lastStart !== undefined
             if (!reuse) {
                 log(`${sc.name}: starting firmware`)
                 start = this.lastStart = await this.session.startFirmware()
@@ -411,7 +420,9 @@ export class ScenarioRunner {
         for (const a of sc.actions) items.push({ atS: a.atS, order: order++, label: `action ${a.do}`, run: () => this.action(sc, a, triggers, t => (levelStartS ??= t)) })
         for (const f of sc.faults ?? []) {
             items.push({ atS: f.atS, order: order++, label: `fault ${f.kind}`, run: () => this.faultStart(sc, f, triggers) })
-            if (f.forS !== undefined && f.kind !== "encoderJump")
+            if (f.kind === "handMove")
+                items.push({ atS: f.atS + (f.forS ?? 0.5), order: order++, label: "hand lets go", run: () => this.faultEnd(f) })
+            else if (f.forS !== undefined && f.kind !== "encoderJump" && f.kind !== "encoderReset")
                 items.push({ atS: f.atS + f.forS, order: order++, label: `fault ${f.kind} end`, run: () => this.faultEnd(f) })
             else if (f.kind === "restart")
                 items.push({ atS: f.atS + 0.3, order: order++, label: "restart: power back", run: () => this.faultEnd(f) })
@@ -437,7 +448,7 @@ export class ScenarioRunner {
             if (sc.endWhenDone !== false) {
                 const s = this.link.latest?.state
                 const over = s === State.Completed || s === State.Aborted || s === State.Fault
-                if (over && next >= items.length && running.size === 0 && this.session.vm) {
+                if (over && next >= items.length && running.size === 0 && this.session.vmAlive()) {
                     doneSince ??= t
                     if (t - doneSince >= settleS) break
                 } else doneSince = undefined
@@ -487,8 +498,20 @@ export class ScenarioRunner {
         }
         switch (a.do) {
             case "mix":
-                await cmd(Op.MarkMixing, [a.preparedMl ?? sc.cement?.preparedMl ?? 10])
+                await cmd(Op.MarkMixing, [a.preparedMl ?? sc.cement?.preparedMl ?? 10, a.ageS ?? 0])
                 break
+            case "burst": {
+                // an adversarial host: N commands at a rate, no confirm presses, no waiting for replies
+                const op = Op[a.command as keyof typeof Op] as number
+                const gapMs = 1000 / a.rateHz!
+                const t0 = performance.now()
+                for (let i = 0; i < a.count!; i++) {
+                    const due = t0 + i * gapMs
+                    if (due > performance.now()) await sleep(due - performance.now())
+                    await this.link.send(op, ...(a.args ?? []))
+                }
+                break
+            }
             case "arm":
                 await cmd(Op.Arm)
                 break
@@ -580,6 +603,20 @@ export class ScenarioRunner {
             case "encoderJump":
                 rig.encoder.jump(f.counts ?? 20000)
                 break
+            case "encoderReset":
+                rig.encoder.resetToZero(rig.plant.plungerPosMm())
+                break
+            case "encoderScale":
+                rig.encoder.setScale(f.factor!, rig.plant.plungerPosMm())
+                break
+            case "loadCellLow":
+                rig.loadCell.gain *= f.factor!
+                break
+            case "handMove": {
+                const mlPerMm = (Math.PI * scenarioBoreMm(sc) ** 2) / 4 / 1000
+                rig.plant.handVelMmPerS = f.volumeMl! / mlPerMm / (f.forS ?? 0.5)
+                break
+            }
             case "hostDisconnect":
                 this.link.connected = false
                 if (!sc.remoteMode) return // in local mode nothing must stop
@@ -603,6 +640,15 @@ export class ScenarioRunner {
                 break
             case "encoderStuck":
                 rig.setEncoderStuck(false)
+                break
+            case "encoderScale":
+                rig.encoder.setScale(1, rig.plant.plungerPosMm())
+                break
+            case "loadCellLow":
+                rig.loadCell.gain /= f.factor!
+                break
+            case "handMove":
+                rig.plant.handVelMmPerS = 0
                 break
             case "hostDisconnect":
                 this.link.connected = true
@@ -726,7 +772,8 @@ export class ScenarioRunner {
             timing: {
                 firmwareStartMs: Math.round(start?.startMs ?? NaN),
                 scenarioS: round(scenarioS, 3),
-                wallS: round((performance.now() - wall0) / 1000, 2),
+                clock: this.session.clock,
+                wallS: this.session.clock === "realtime" ? round((performance.now() - wall0) / 1000, 2) : undefined,
                 samplesPushed: plant.samplesPushed,
                 sampleRateHz: round(plant.samplesPushed / scenarioS, 1),
                 maxSampleLateMs: round(plant.maxLateMs, 1),

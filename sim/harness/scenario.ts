@@ -4,7 +4,10 @@
 import { readFileSync } from "node:fs"
 import { LEVELS, levelIndex } from "../../src/core/levels"
 import { SYRINGES } from "../../src/core/geometry"
-import { THRESHOLDS } from "../../src/core/config"
+import { defaultConfig, THRESHOLDS } from "../../src/core/config"
+import { Op } from "../../src/core/types"
+import { DEVICE_MAX_CAP_ML } from "../../src/core/levels"
+import { TRANSPORT_KEYS, TransportConfig } from "../lockstep/transport"
 import { CEMENT_PRESETS, LEAK_KINDS, NEEDLE_GAUGES, RigConfig, SYRINGE_PRESETS } from "../model"
 
 export const ACTIONS = [
@@ -27,6 +30,7 @@ export const ACTIONS = [
     "setRemoteMode",
     "setBenchMode",
     "overrideLeakLimit",
+    "burst",
 ] as const
 export type ActionName = (typeof ACTIONS)[number]
 
@@ -38,6 +42,10 @@ export const FAULTS = [
     "encoderJump",
     "hostDisconnect",
     "restart",
+    "encoderReset",
+    "encoderScale",
+    "handMove",
+    "loadCellLow",
 ] as const
 export type FaultKind = (typeof FAULTS)[number]
 
@@ -67,6 +75,13 @@ export interface ScenarioAction {
     level?: string
     /** mix: cement prepared, mL */
     preparedMl?: number
+    /** mix: age of the cement at marking, s (mark_mixing's second argument) */
+    ageS?: number
+    /** burst: the command (Op name, e.g. "Start", "SetCap"), its arguments, how many, how fast; no confirm presses */
+    command?: string
+    args?: number[]
+    count?: number
+    rateHz?: number
 }
 
 export interface ScenarioFault {
@@ -74,8 +89,12 @@ export interface ScenarioFault {
     kind: FaultKind
     /** how long the fault lasts, s (default: to the end); restart: time the VM is down (default 0.3) */
     forS?: number
-    /** encoderJump: counts added once (default 20000) */
+    /** encoderJump: counts added once (default 20000; negative = a backward step) */
     counts?: number
+    /** encoderScale: counts per motion x factor (under-reading < 1); loadCellLow: reading x factor */
+    factor?: number
+    /** handMove: volume the plunger is pushed by hand while the drive is off, mL (over forS, default 0.5 s) */
+    volumeMl?: number
 }
 
 export interface StopExpectation {
@@ -144,17 +163,25 @@ export interface Scenario {
     loadCell?: { noiseN?: number; sampleRateHz?: number; lsbN?: number }
     drive?: { maxSpeedMmPerS?: number; maxAccelMmPerS2?: number; stallForceN?: number }
     thresholds?: Record<string, number>
+    /** lockstep transport model overrides (sim/lockstep/transport.ts) */
+    transport?: Partial<TransportConfig>
     actions: ScenarioAction[]
     faults?: ScenarioFault[]
     expect?: ScenarioExpect
 }
 
-export class ScenarioError extends Error {}
+export class ScenarioError extends Error {
+    constructor(readonly errors: string[]) {
+        super(errors.join("\n"))
+    }
+}
+/** One field's error; validateScenario collects them all. */
+class FieldError extends Error {}
 
 type Obj = Record<string, unknown>
 
 function fail(path: string, msg: string): never {
-    throw new ScenarioError(`${path}: ${msg}`)
+    throw new FieldError(`${path}: ${msg}`)
 }
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v)
 
@@ -201,27 +228,79 @@ function obj(o: Obj, k: string, path: string, keys: string[]): Obj | undefined {
 
 const STATE_NAMES = ["idle", "ready", "injecting", "paused", "completed", "aborted", "fault"]
 
-/** Validate a parsed scenario; throws ScenarioError naming the bad field. */
+/** Op names a burst may send (the firmware's command set). */
+export const OP_NAMES: string[] = Object.keys(Op).filter(k => Number.isNaN(Number(k)))
+
+/** Validate a parsed scenario; throws ScenarioError listing every bad field (each error names it). */
 export function validateScenario(raw: unknown): Scenario {
+    const errors: string[] = []
+    const check = (f: () => void) => {
+        try {
+            f()
+        } catch (e) {
+            if (e instanceof FieldError) errors.push(e.message)
+            else throw e
+        }
+    }
+    check(() => validateInto(raw))
+    // validateInto stops at the first error of a field group; run the groups separately
+    if (isObj(raw)) {
+        errors.length = 0
+        for (const g of GROUPS) check(() => g(raw, check))
+    }
+    if (errors.length) throw new ScenarioError(errors)
+    return raw as unknown as Scenario
+}
+
+type Group = (s: Obj, check: (f: () => void) => void) => void
+const GROUPS: Group[] = []
+
+function validateInto(raw: unknown) {
     if (!isObj(raw)) fail("(file)", "must hold a JSON object")
-    const s = raw
+}
+
+GROUPS.push(s =>
     checkKeys(s, "", [
         "name", "description", "durationS", "seed", "level", "capMl", "capOverride", "flowMlPerMin", "benchMode",
         "remoteMode", "arm", "endWhenDone", "settleS", "syringe", "needle", "cement", "vertebra", "leaks", "blockage",
-        "loadCell", "drive", "thresholds", "actions", "faults", "expect",
+        "loadCell", "drive", "thresholds", "transport", "actions", "faults", "expect",
     ])
+)
+GROUPS.push((s, check) => {
     str(s, "name", "", { required: true })
     if (!/^[A-Za-z0-9._-]+$/.test(s.name as string)) fail("name", "use letters, digits, '.', '_' and '-' only")
     str(s, "description", "")
+})
+GROUPS.push((s, check) => {
     num(s, "durationS", "", { required: true, gt: 0, max: 600 })
     num(s, "seed", "", { int: true, min: 0 })
+})
+GROUPS.push((s, check) => {
     str(s, "level", "", { required: true })
     if (levelIndex(s.level as string) < 0) fail("level", `unknown level "${s.level}" (C1..C7, T1..T12, L1..L5, S1)`)
-    num(s, "capMl", "", { gt: 0, max: 10 })
+})
+GROUPS.push((s, check) => {
+    num(s, "capMl", "", { gt: 0, max: DEVICE_MAX_CAP_ML })
+    const li = levelIndex(String(s.level))
+    if (li >= 0 && typeof s.capMl === "number") {
+        if (s.capMl > LEVELS[li].ceilingMl) fail("capMl", `must be <= ${LEVELS[li].ceilingMl} (the ceiling of level ${s.level}), got ${s.capMl}`)
+        if (s.capMl > LEVELS[li].capMl && s.capOverride !== true)
+            fail("capMl", `${s.capMl} is above level ${s.level}'s preset cap ${LEVELS[li].capMl}: set "capOverride": true (confirmed at setup)`)
+    }
     bool(s, "capOverride", "")
-    num(s, "flowMlPerMin", "", { gt: 0, max: 20 })
+})
+GROUPS.push((s, check) => {
+    // the firmware's own range (set_flow rejects anything else after the firmware started)
+    const cfg = defaultConfig()
+    num(s, "flowMlPerMin", "", { min: cfg.flowMinMlPerMin, max: cfg.flowMaxMlPerMin })
+})
+GROUPS.push((s, check) => {
     for (const k of ["benchMode", "remoteMode", "arm", "endWhenDone"]) bool(s, k, "")
+})
+GROUPS.push((s, check) => {
     num(s, "settleS", "", { min: 0, max: 30 })
+})
+GROUPS.push((s, check) => {
     const sy = obj(s, "syringe", "", ["preset", "boreMm", "complianceMlPerMPa", "frictionDynamicN", "frictionStaticN", "fillMl"])
     if (sy) {
         str(sy, "preset", "syringe", { oneOf: Object.keys(SYRINGE_PRESETS) })
@@ -231,6 +310,8 @@ export function validateScenario(raw: unknown): Scenario {
         num(sy, "frictionStaticN", "syringe", { min: 0 })
         num(sy, "fillMl", "syringe", { gt: 0 })
     }
+})
+GROUPS.push((s, check) => {
     const nd = obj(s, "needle", "", ["gauge", "lengthMm", "wall", "innerDiameterMm"])
     if (nd) {
         num(nd, "gauge", "needle", { int: true })
@@ -240,6 +321,8 @@ export function validateScenario(raw: unknown): Scenario {
         str(nd, "wall", "needle", { oneOf: ["regular", "thin"] })
         num(nd, "innerDiameterMm", "needle", { gt: 0, max: 10 })
     }
+})
+GROUPS.push((s, check) => {
     const ce = obj(s, "cement", "", ["mixedAtS", "preset", "temperatureC", "viscosityPaS", "viscosityScale", "preparedMl"])
     if (ce) {
         num(ce, "mixedAtS", "cement", { max: 0 })
@@ -249,6 +332,8 @@ export function validateScenario(raw: unknown): Scenario {
         num(ce, "viscosityScale", "cement", { gt: 0 })
         num(ce, "preparedMl", "cement", { min: 0, max: 100 })
     }
+})
+GROUPS.push((s, check) => {
     const ve = obj(s, "vertebra", "", ["tumorFactor", "complianceMlPerKPa", "resistancePaSPerMl", "viscosityExponent"])
     if (ve) {
         num(ve, "tumorFactor", "vertebra", { gt: 0 })
@@ -256,9 +341,11 @@ export function validateScenario(raw: unknown): Scenario {
         num(ve, "resistancePaSPerMl", "vertebra", { gt: 0 })
         num(ve, "viscosityExponent", "vertebra", { min: 0, max: 2 })
     }
+})
+GROUPS.push((s, check) => {
     if (s.leaks !== undefined) {
         if (!Array.isArray(s.leaks)) fail("leaks", "must be an array")
-        s.leaks.forEach((l, i) => {
+        s.leaks.forEach((l, i) => check(() => {
             const p = `leaks[${i}]`
             if (!isObj(l)) fail(p, "must be an object")
             checkKeys(l, p, ["atMl", "atS", "kind", "resistanceFactor"])
@@ -267,8 +354,10 @@ export function validateScenario(raw: unknown): Scenario {
             num(l, "atMl", p, { min: 0 })
             num(l, "atS", p, { min: 0 })
             if (l.atMl === undefined && l.atS === undefined) fail(p, "needs atMl or atS")
-        })
+        }))
     }
+})
+GROUPS.push((s, check) => {
     const bl = obj(s, "blockage", "", ["atS", "atMl", "factor"])
     if (bl) {
         num(bl, "factor", "blockage", { required: true, gt: 0 })
@@ -276,25 +365,37 @@ export function validateScenario(raw: unknown): Scenario {
         num(bl, "atMl", "blockage", { min: 0 })
         if (bl.atS === undefined && bl.atMl === undefined) fail("blockage", "needs atS or atMl")
     }
+})
+GROUPS.push((s, check) => {
     const lc = obj(s, "loadCell", "", ["noiseN", "sampleRateHz", "lsbN"])
     if (lc) {
         num(lc, "noiseN", "loadCell", { min: 0 })
         num(lc, "sampleRateHz", "loadCell", { gt: 0, max: 320 })
         num(lc, "lsbN", "loadCell", { min: 0 })
     }
+})
+GROUPS.push((s, check) => {
     const dr = obj(s, "drive", "", ["maxSpeedMmPerS", "maxAccelMmPerS2", "stallForceN"])
     if (dr) for (const k of ["maxSpeedMmPerS", "maxAccelMmPerS2", "stallForceN"]) num(dr, k, "drive", { gt: 0 })
+})
+GROUPS.push((s, check) => {
     const th = obj(s, "thresholds", "", Object.keys(THRESHOLD_IDS))
     if (th)
         for (const [k, id] of Object.entries(THRESHOLD_IDS)) {
             const spec = THRESHOLDS[id]
             num(th, k, "thresholds", { min: spec.min, max: spec.max, int: spec.integer })
         }
+})
+GROUPS.push((s, check) => {
+    const tr = obj(s, "transport", "", TRANSPORT_KEYS)
+    if (tr) for (const k of TRANSPORT_KEYS) num(tr, k, "transport", { min: 0, max: k === "vmPacketsPerS" || k === "vmBurstPackets" ? 10000 : 1000 })
+})
+GROUPS.push((s, check) => {
     if (!Array.isArray(s.actions)) fail("actions", "is required (an array, may be empty)")
-    ;(s.actions as unknown[]).forEach((a, i) => {
+    ;(s.actions as unknown[]).forEach((a, i) => check(() => {
         const p = `actions[${i}]`
         if (!isObj(a)) fail(p, "must be an object")
-        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl"])
+        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl", "ageS", "command", "args", "count", "rateHz"])
         num(a, "atS", p, { required: true, min: 0 })
         if (typeof a.atS === "number" && a.atS > (s.durationS as number)) fail(`${p}.atS`, `is after durationS (${s.durationS})`)
         str(a, "do", p, { required: true, oneOf: ACTIONS })
@@ -315,20 +416,34 @@ export function validateScenario(raw: unknown): Scenario {
             str(a, "level", p, { required: true })
             if (levelIndex(a.level as string) < 0) fail(`${p}.level`, `unknown level "${a.level}"`)
         }
-    })
+        if (a.do === "burst") {
+            str(a, "command", p, { required: true, oneOf: OP_NAMES })
+            if (a.args !== undefined && !(Array.isArray(a.args) && a.args.every(x => typeof x === "number")))
+                fail(`${p}.args`, "must be an array of numbers")
+            num(a, "count", p, { required: true, int: true, min: 1, max: 1000 })
+            num(a, "rateHz", p, { required: true, gt: 0, max: 1000 })
+        }
+        num(a, "ageS", p, { min: 0, max: 3600 })
+    }))
+})
+GROUPS.push((s, check) => {
     if (s.faults !== undefined) {
         if (!Array.isArray(s.faults)) fail("faults", "must be an array")
-        s.faults.forEach((f, i) => {
+        s.faults.forEach((f, i) => check(() => {
             const p = `faults[${i}]`
             if (!isObj(f)) fail(p, "must be an object")
-            checkKeys(f, p, ["atS", "kind", "forS", "counts"])
+            checkKeys(f, p, ["atS", "kind", "forS", "counts", "factor", "volumeMl"])
             num(f, "atS", p, { required: true, min: 0 })
             if (typeof f.atS === "number" && f.atS > (s.durationS as number)) fail(`${p}.atS`, `is after durationS (${s.durationS})`)
             str(f, "kind", p, { required: true, oneOf: FAULTS })
             num(f, "forS", p, { gt: 0 })
             num(f, "counts", p, { int: true })
-        })
+            if (f.kind === "encoderScale" || f.kind === "loadCellLow") num(f, "factor", p, { required: true, gt: 0, max: 2 })
+            if (f.kind === "handMove") num(f, "volumeMl", p, { required: true, gt: 0, max: 5 })
+        }))
     }
+})
+GROUPS.push((s, check) => {
     const ex = obj(s, "expect", "", [
         "finalState", "finalReason", "transitions", "alarms", "noAlarms", "maxOvershootMl", "minInjectedMl", "maxInjectedMl",
         "maxPeakPressurePa", "reportedWithinMl", "stops", "rejected", "noOtherRejections",
@@ -351,8 +466,8 @@ export function validateScenario(raw: unknown): Scenario {
         if (ex.rejected !== undefined && !Array.isArray(ex.rejected)) fail("expect.rejected", "must be an array of {command, reason}")
         bool(ex, "noOtherRejections", "expect")
     }
-    return s as unknown as Scenario
-}
+})
+
 
 export const STOP_TRIGGERS = [
     "cap",
@@ -378,18 +493,18 @@ export function loadScenario(file: string): Scenario {
     try {
         text = readFileSync(file, "utf8")
     } catch (e) {
-        throw new ScenarioError(`${file}: cannot read (${(e as Error).message})`)
+        throw new ScenarioError([`${file}: cannot read (${(e as Error).message})`])
     }
     let raw: unknown
     try {
         raw = JSON.parse(text)
     } catch (e) {
-        throw new ScenarioError(`${file}: not valid JSON (${(e as Error).message})`)
+        throw new ScenarioError([`${file}: not valid JSON: ${jsonErrorWhere(text, (e as Error).message)}`])
     }
     try {
         return validateScenario(raw)
     } catch (e) {
-        if (e instanceof ScenarioError) throw new ScenarioError(`${file}: ${e.message}`)
+        if (e instanceof ScenarioError) throw new ScenarioError(e.errors.map(m => `${file}: ${m}`))
         throw e
     }
 }
@@ -430,4 +545,15 @@ export function rigConfig(s: Scenario, seedOverride?: number): RigConfig {
         drive: { ...s.drive },
         loadCell: { ...s.loadCell },
     }
+}
+
+/** "line L, column C: <message>" from JSON.parse's "... at position N" (Node 20). */
+export function jsonErrorWhere(text: string, message: string): string {
+    const m = /at position (\d+)/.exec(message)
+    if (!m) return message
+    const pos = Number(m[1])
+    const before = text.slice(0, pos)
+    const line = before.split("\n").length
+    const col = pos - before.lastIndexOf("\n")
+    return `line ${line}, column ${col}: ${message.replace(/ in JSON at position \d+/, "")}`
 }

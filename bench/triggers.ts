@@ -16,15 +16,15 @@
 //   pushing one reaction time after T and holds (no decompression).
 // - afterflow = peak volume out of the needle after T minus the volume at T;
 //   for the cap row: overshoot = max(0, peak volume out - cap).
-import "./bench/quiet" // first: filters jacdac-ts log noise
+import "../sim/harness/quiet" // first: filters jacdac-ts log noise
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
 import { parseArgs } from "node:util"
-import { DriveInput, InjectorPlant, plungerSpeedMmPerS, RigConfig } from "./model"
-import { analyseStop, median, round } from "./bench/analysis"
-import { ScenarioResult, ScenarioRunner } from "./bench/runner"
-import { rigConfig, Scenario, validateScenario } from "./bench/scenario"
-import { BenchSession } from "./bench/session"
+import { DriveInput, InjectorPlant, plungerSpeedMmPerS, RigConfig } from "../sim/model"
+import { analyseStop, median, round } from "../sim/harness/analysis"
+import { ScenarioResult, ScenarioRunner } from "../sim/harness/runner"
+import { rigConfig, Scenario, validateScenario } from "../sim/harness/scenario"
+import { BenchSession } from "../sim/harness/session"
 
 export const TRIGGERS = ["cap", "leakSeen", "overpressure", "riseRate", "stale", "estop"] as const
 export type TriggerKind = (typeof TRIGGERS)[number]

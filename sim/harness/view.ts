@@ -56,7 +56,7 @@ export function formatSummary(r: ScenarioResult): string {
                 `  stop ${s.trigger.padEnd(18)} at ${f(s.atS, 2)} s: latency ${s.latencyMs === null ? "never" : f(s.latencyMs, 1) + " ms"}, afterflow ${f(s.afterflowMl, 4)} mL${s.firmwareReason ? `, firmware ${s.firmwareState}(${s.firmwareReason})` : ""}${s.note ? ` [${s.note}]` : ""}`
         ),
         `  leak detector: ${r.leakDetector.leakOpenedAtS === null ? "no leak" : `leak at ${r.leakDetector.leakOpenedAtS} s, ${r.leakDetector.detected ? "detected" : "not detected"}`}, false alarms ${r.leakDetector.falseAlarms}`,
-        `  ${r.events.length} events, ${r.rejected.length} rejected, ${r.confirmPresses} confirm presses; samples ${r.timing.sampleRateHz} Hz, telemetry ${r.timing.telemetryHz} Hz, firmware start ${r.timing.firmwareStartMs} ms, wall ${r.timing.wallS} s`,
+        `  ${r.events.length} events, ${r.rejected.length} rejected, ${r.confirmPresses} confirm presses; samples ${r.timing.sampleRateHz} Hz, telemetry ${r.timing.telemetryHz} Hz, firmware start ${r.timing.firmwareStartMs} ms, ${r.timing.wallS !== undefined ? `wall ${r.timing.wallS} s` : `${r.timing.clock} clock`}`,
         ...(r.error ? [`  error: ${r.error}`] : []),
         ...r.verdict.failures.map(x => `  FAIL: ${x}`),
     ]

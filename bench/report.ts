@@ -1,12 +1,12 @@
 // Benchmark: time to build a report from a one-hour 50 Hz recording.
-//   npx tsx host/bench-report.ts [--samples 180000] [--levels 12] [--keep]
+//   npm run bench:report -- [--samples 180000] [--levels 12] [--keep]
 // Writes a synthetic recording (the recorder's own line format) to out/,
 // runs `injector report` on it as a user would (a separate process), checks
 // the per-level figures equal the generator's, and prints the timings.
 import { spawnSync } from "node:child_process"
 import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { SynthLevel, synthLines } from "./test/synth"
+import { SynthLevel, synthLines } from "../host/test/synth"
 
 async function main() {
     const argv = process.argv.slice(2)

@@ -16,7 +16,7 @@ const ARG_FORMATS: Partial<Record<Op, string>> = {
     [Op.SetCap]: "f32 u8",
     [Op.SetFlow]: "f32",
     [Op.SetSyringe]: "u8",
-    [Op.MarkMixing]: "f32",
+    [Op.MarkMixing]: "f32 f32", // cement mL, age at marking s (a firmware that takes one field ignores the second)
     [Op.CalibrateGain]: "f32",
     [Op.CalibrateVolume]: "i32 f32",
     [Op.SetRemoteMode]: "u8",

@@ -1,4 +1,4 @@
-// Preloaded into the devtools hub (`node -r sim/bench/nodelay.cjs ... devtools`).
+// Preloaded into the devtools hub (`node -r sim/harness/nodelay.cjs ... devtools`).
 // The hub's TCP server (port 8082) leaves Nagle's algorithm on: with the
 // receiver's delayed ACKs, frames to the firmware VM then arrive in bursts
 // with 40-60 ms gaps, longer than FAULT-1's 50 ms stale-sample limit, and

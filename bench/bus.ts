@@ -1,6 +1,6 @@
 // Telemetry rate and event latency as the host sees them (TEL-2).
-//   npx tsx host/bench-bus.ts                      own hub + fake injector (50 Hz while injecting)
-//   npx tsx host/bench-bus.ts --tcp 127.0.0.1:8082 --seconds 10 [--probe]
+//   npm run bench:bus --                      own hub + fake injector (50 Hz while injecting)
+//   npm run bench:bus -- --tcp 127.0.0.1:8082 --seconds 10 [--probe]
 //                                                  any bus, e.g. the simulator during a scenario
 // Rate: samples received per second of host time while the device reports
 // 20 ms periods, batches lost (sequence gaps). Latency: with the fake, from
@@ -8,10 +8,11 @@
 // one clock); with --probe, the round trip of a command the device rejects
 // without changing anything (`resume` while not paused -> rejected event),
 // an upper bound of the one-way firmware -> host event latency.
+import { jdpack } from "jacdac-ts"
 import { Op } from "../src/core/types"
-import { InjectorLink, LinkEvent, LinkTelemetry, nowMs } from "./lib/link"
-import { FakeInjector, sleep } from "./test/fake-injector"
-import { startHub } from "./test/hub"
+import { InjectorLink, LinkEvent, LinkTelemetry, nowMs } from "../host/lib/link"
+import { FakeInjector, sleep } from "../host/test/fake-injector"
+import { startHub } from "../host/test/hub"
 
 export interface BusFigures {
     seconds: number
@@ -96,7 +97,7 @@ export async function measure(link: InjectorLink, seconds: number, o: { probe?: 
             })
             const sent = nowMs()
             try {
-                await link.sendCommand(Op.Resume, new Uint8Array(0), false)
+                await link.sendCommand(Op.Resume, jdpack("u32", [0])) // unsequenced: answered by the rejected event
             } catch {
                 await sleep(200) // the injector is gone for now
                 continue

@@ -87,6 +87,9 @@ export class RealtimePlant {
     private massN = 0
     private baseOffsetN: number
     private timer: NodeJS.Timeout | undefined
+    private eventTimer: NodeJS.Timeout | undefined
+    /** event-driven: one timer per load-cell sample instant instead of a 1 ms poll (lockstep) */
+    private eventDriven = false
     private forward = false
     /** the load cell is the model's; the bench also drops samples when this is set */
     loadCellMalformed = false
@@ -120,6 +123,7 @@ export class RealtimePlant {
         this.samplesPushed = 0
         const m = this.device.motor.state()
         this.input = { enabled: m.enabled, speedCmdMmPerS: m.speed * DRIVE_MM_PER_S_AT_FULL }
+        if (this.eventDriven) this.armSampleTimer()
     }
 
     nowS(): number {
@@ -130,14 +134,34 @@ export class RealtimePlant {
         return this.rig.state()
     }
 
-    start() {
-        if (this.timer) return
-        this.timer = setInterval(() => this.advanceToNow(), 1)
+    /**
+     * Real time: advance on a 1 ms timer. Event-driven (lockstep, virtual
+     * time): wake only at each load-cell sample instant; nothing needs the
+     * plant in between (motor writes, faults and masses call advanceToNow()
+     * first, and advanceToNow() steps in <= 1 ms chunks either way).
+     */
+    start(mode: "poll" | "event" = "poll") {
+        if (this.timer || this.eventTimer) return
+        this.eventDriven = mode === "event"
+        if (this.eventDriven) this.armSampleTimer()
+        else this.timer = setInterval(() => this.advanceToNow(), 1)
     }
 
     stop() {
         if (this.timer) clearInterval(this.timer)
+        if (this.eventTimer) clearTimeout(this.eventTimer)
         this.timer = undefined
+        this.eventTimer = undefined
+    }
+
+    private armSampleTimer() {
+        if (this.eventTimer) clearTimeout(this.eventTimer)
+        const dueMs = this.t0Wall + this.rig.loadCell.nextSampleTS() * 1000
+        this.eventTimer = setTimeout(() => {
+            this.eventTimer = undefined
+            this.advanceToNow()
+            this.armSampleTimer()
+        }, Math.max(1, Math.ceil(dueMs - performance.now() - 1e-9)))
     }
 
     /** Put a known mass on the load cell (calibration), or take it off (0). */

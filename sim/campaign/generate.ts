@@ -1,0 +1,83 @@
+// Randomized scenarios for the safety campaign (SIM-5). Every ingredient is
+// an ordinary scenario-file field (docs/simulator.md), so a generated case
+// and its shrunk form are plain scenario files that `npm run sim` replays.
+import { LEVELS } from "../../src/core/levels"
+import { Rng } from "../model/rng"
+import { CEMENT_PRESETS, NEEDLE_GAUGES, SYRINGE_PRESETS } from "../model"
+import { OP_NAMES, Scenario, ScenarioAction, ScenarioFault, THRESHOLD_IDS } from "../harness/scenario"
+
+const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r.next() * xs.length)]
+const uni = (r: Rng, a: number, b: number) => a + (b - a) * r.next()
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d
+
+/** Operator inputs after the start (local buttons and host commands as a clinician uses them). */
+const OPERATOR: ScenarioAction["do"][] = ["pause", "leakSeen", "resume", "resume", "finish", "abort", "confirm", "estop", "reset", "start"]
+
+/** One random scenario from a seed. */
+export function generateScenario(seed: number): Scenario {
+    const r = new Rng(seed * 7919 + 17)
+    const durationS = round(uni(r, 6, 14), 1)
+    const lvl = pick(r, LEVELS.filter(l => !l.name.startsWith("S")))
+    const capMl = round(Math.min(lvl.capMl, uni(r, 0.3, 1.2)), 2)
+    const syringe = pick(r, Object.keys(SYRINGE_PRESETS))
+    const gauges = Object.keys(NEEDLE_GAUGES).map(Number)
+    const sc: Scenario = {
+        name: `campaign-${seed}`,
+        description: `randomized case, campaign seed ${seed}`,
+        durationS,
+        seed,
+        level: lvl.name,
+        capMl,
+        flowMlPerMin: round(uni(r, 0.5, 6), 2),
+        remoteMode: r.next() < 0.25,
+        syringe: { preset: syringe },
+        needle: { gauge: pick(r, gauges), lengthMm: round(uni(r, 80, 150), 0) },
+        cement: { preset: pick(r, Object.keys(CEMENT_PRESETS)), mixedAtS: -round(uni(r, 60, 600), 0) },
+        vertebra: { tumorFactor: round(uni(r, 0.8, 6), 2), complianceMlPerKPa: round(uni(r, 0.0005, 0.004), 5) },
+        actions: [],
+        faults: [],
+    }
+    if (r.next() < 0.35) sc.leaks = [{ kind: pick(r, ["venous", "softTissue", "epidural"]), resistanceFactor: round(uni(r, 0.1, 3), 2), atMl: round(uni(r, 0.05, capMl), 3) }]
+    const t0 = round(uni(r, 0.3, 1.5), 2)
+    sc.actions.push({ atS: t0, do: "start" })
+    const at = () => round(uni(r, t0, durationS - 0.5), 2)
+    const nOp = Math.floor(r.next() * 5)
+    for (let i = 0; i < nOp; i++) {
+        const d = pick(r, OPERATOR)
+        const a: ScenarioAction = { atS: at(), do: d }
+        if (d === "leakSeen" && r.next() < 0.3) a.via = "command"
+        if (d === "reset" && r.next() < 0.5) a.via = "button"
+        if ((d === "start" || d === "resume") && r.next() < 0.3) a.confirm = false
+        sc.actions.push(a)
+    }
+    // adversarial host: any command, any argument, bursts, some racing a confirm
+    const nAdv = Math.floor(r.next() * 3)
+    for (let i = 0; i < nAdv; i++) {
+        const command = pick(r, OP_NAMES)
+        const args = [round(uni(r, -2, 12), 2), Math.floor(uni(r, 0, 4))]
+        if (command === "SetThreshold") args[1] = Math.floor(uni(r, 0, Object.keys(THRESHOLD_IDS).length + 1))
+        const a: ScenarioAction = { atS: at(), do: "burst", command, args, count: 1 + Math.floor(r.next() * 30), rateHz: round(uni(r, 5, 200), 0) }
+        sc.actions.push(a)
+        if (r.next() < 0.4) sc.actions.push({ atS: round(Math.min(durationS, a.atS + uni(r, 0, 0.3)), 2), do: "confirm" })
+    }
+    const nFault = Math.floor(r.next() * 3)
+    for (let i = 0; i < nFault; i++) {
+        const kind = pick(r, [
+            "loadCellStale", "loadCellSaturated", "loadCellNaN", "encoderStuck", "encoderJump", "encoderReset", "encoderScale",
+            "handMove", "loadCellLow", "hostDisconnect", "restart",
+        ] as const)
+        const f: ScenarioFault = { atS: at(), kind }
+        if (kind === "encoderJump") f.counts = r.next() < 0.5 ? -Math.floor(uni(r, 1, 3000)) : Math.floor(uni(r, 1, 30000))
+        if (kind === "encoderScale") f.factor = round(uni(r, 0.9, 0.99), 3)
+        if (kind === "loadCellLow") f.factor = round(uni(r, 0.3, 0.95), 2)
+        if (kind === "handMove") {
+            f.volumeMl = round(uni(r, 0.02, 0.5), 3)
+            f.forS = round(uni(r, 0.2, 1), 2)
+        } else if (kind !== "encoderJump" && kind !== "encoderReset" && r.next() < 0.6) f.forS = round(uni(r, 0.05, 2), 2)
+        if (kind === "restart") f.forS = round(uni(r, 0.1, 1), 2)
+        sc.faults!.push(f)
+    }
+    sc.actions.sort((a, b) => a.atS - b.atS)
+    sc.faults!.sort((a, b) => a.atS - b.atS)
+    return sc
+}

@@ -1,0 +1,144 @@
+// Safety invariants of the campaign (SIM-5), checked on the plant's physical
+// truth at every plant step (the dense 1 ms series of the run), against what
+// the firmware said (events, telemetry) and what the bench did (commands,
+// confirm presses). Never weakened to make a run pass: a known firmware
+// defect is listed in known-failing.json instead.
+import { Op, Reason, State } from "../../src/core/types"
+import { LEVELS, levelIndex } from "../../src/core/levels"
+import { FLAG_BENCH, InjectorEvent, Telemetry } from "../harness/injector"
+import { Scenario } from "../harness/scenario"
+import type { LockstepRun } from "../lockstep/run"
+
+export const INVARIANTS = {
+    cap: "VOL-3: delivered volume never above the cap + 0.02 mL (volume pushed by hand excepted)",
+    pressure: "PRS-2: plunger pressure never above the limit + one sample's rise",
+    noForwardMotion: "FAULT/LEAK: no forward drive in idle, ready, hold or fault (100 ms after the firmware said so)",
+    volume: "VOL-1: firmware volume within 1 % of the truth (+0.003 mL) at rest",
+    confirm: "FAULT-7: nothing risk-adding takes effect without a confirm for that very command",
+    boot: "FAULT-5: boot never lands in injecting",
+    vmAlive: "the VM never panics or crashes",
+} as const
+export type InvariantId = keyof typeof INVARIANTS
+export const INVARIANT_IDS = Object.keys(INVARIANTS) as InvariantId[]
+
+export type Violations = Partial<Record<InvariantId, string>>
+
+const SAMPLE_S = 1 / 80
+const GRACE_S = 0.1
+
+function hostS(run: LockstepRun, tHostMs: number) {
+    return (tHostMs - run.t0Wall) / 1000
+}
+
+/** Check every invariant on one finished run; the first violation of each is described. */
+export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
+    const v: Violations = {}
+    const s = run.session
+    const series = s.plant.series
+    const events: InjectorEvent[] = s.link.events
+    const telemetry: Telemetry[] = run.telemetry
+    const evS = (e: InjectorEvent) => hostS(run, e.tHostMs)
+
+    // ---- vmAlive
+    if (s.vmFailures.length) {
+        const f = s.vmFailures[0]
+        v.vmAlive = `VM ${f.panicCode !== undefined ? `panic ${f.panicCode}` : `crash: ${f.crash}`} at ${((f.tMs - run.t0Wall) / 1000).toFixed(3)} s`
+    }
+
+    // ---- cap: injected (out of the needle) vs the largest cap the firmware reported, hand-pushed volume excepted
+    const preset = LEVELS[levelIndex(sc.level)].capMl
+    let capMl = sc.capMl ?? preset
+    for (const t of telemetry) if (hostS(run, t.tHostMs) >= 0 && t.capMl > capMl && t.capMl < 100) capMl = t.capMl
+    let handMl = 0
+    for (let i = 1; i < series.t.length; i++) {
+        // plunger advancing with the drive disabled (vel is 0 when disabled in the series) = by hand
+        const d = series.disp[i] - series.disp[i - 1]
+        if (d > 0 && series.vel[i] === 0) handMl += d
+        if (series.injected[i] > capMl + 0.02 + handMl) {
+            v.cap = `out of the needle ${series.injected[i].toFixed(4)} mL at ${series.t[i].toFixed(3)} s > cap ${capMl} + 0.02 mL (hand ${handMl.toFixed(4)} mL)`
+            break
+        }
+    }
+
+    // ---- pressure: above the limit by more than the rise of one sample period at the crossing
+    const limitPa = sc.thresholds?.overpressurePa ?? 3.5e6
+    let allowance = -1
+    for (let i = 0; i < series.t.length; i++) {
+        const pc = series.pc[i]
+        if (pc <= limitPa) {
+            allowance = -1
+            continue
+        }
+        if (allowance < 0) {
+            const j = series.indexAt(series.t[i] - SAMPLE_S)
+            allowance = Math.max(0, pc - series.pc[Math.min(j, i)])
+        }
+        if (pc > limitPa + allowance + 1e-6 && series.vel[i] > 0) {
+            v.pressure = `chamber ${(pc / 1e6).toFixed(3)} MPa at ${series.t[i].toFixed(3)} s > limit ${(limitPa / 1e6).toFixed(2)} + ${(allowance / 1e6).toFixed(3)} MPa (one sample's rise) while still advancing`
+            break
+        }
+    }
+
+    // ---- noForwardMotion: host-view firmware state from transitions; forward = drive enabled and advancing
+    const trans = events.filter(e => e.type === "transition").map(e => ({ tS: evS(e), to: e.to!, reason: e.reason }))
+    const injectingAt = (tS: number) => {
+        // injecting if the last transition before tS + grace says so (the drive may start before the event arrives)
+        let st: number | undefined
+        for (const t of trans) if (t.tS <= tS + GRACE_S * 3) st = t.to
+        let prev: number | undefined
+        for (const t of trans) if (t.tS <= tS - GRACE_S) prev = t.to
+        return st === State.Injecting || prev === State.Injecting
+    }
+    for (let i = 0; i < series.t.length; i += 5) {
+        if (series.vel[i] > 1e-3 && series.t[i] >= 0 && !injectingAt(series.t[i])) {
+            // a drive that moves forward while the firmware's state was not injecting for > 100 ms
+            v.noForwardMotion = `plunger driven forward at ${series.t[i].toFixed(3)} s (${series.vel[i].toFixed(3)} mm/s) with the firmware not injecting`
+            break
+        }
+    }
+
+    // ---- volume: at the end, at rest, no restart in the run (the persisted volume may lag a restart; FAULT-5 checks that)
+    const latest = s.link.latest
+    const restarted = (sc.faults ?? []).some(f => f.kind === "restart")
+    const started = trans.find(t => t.reason === Reason.Started)
+    if (latest && started && !restarted && latest.state !== State.Injecting && latest.samples.length) {
+        const i0 = series.indexAt(started.tS - 0.2)
+        let maxD = series.disp[i0]
+        for (let i = i0; i < series.t.length; i++) maxD = Math.max(maxD, series.disp[i])
+        const truth = maxD - series.disp[i0]
+        const fw = latest.samples[latest.samples.length - 1].volumeMl
+        if (!(Math.abs(fw - truth) <= 0.01 * truth + 0.003))
+            v.volume = `firmware ${fw.toFixed(4)} mL vs truth ${truth.toFixed(4)} mL at the end (state ${State[latest.state]})`
+    }
+
+    // ---- confirm: each start/resume and each cap raise above the preset follows a confirm request for that very command and a press
+    const benchModeAt = telemetry.find(t => (t.flags & FLAG_BENCH) !== 0)
+    const presses = run.confirmTimesMs.map(ms => hostS(run, ms))
+    const requests = events.filter(e => e.type === "confirmRequired").map(e => ({ tS: evS(e), command: e.command }))
+    // authorised: some confirm press before the effect answered a request for this very command
+    // (the latest request at the moment of the press names it; a burst re-requests the same command)
+    const authorised = (tS: number, op: number) =>
+        presses.some(p => {
+            if (p > tS + 0.05) return false
+            const req = [...requests].reverse().find(r => r.tS <= p + 0.005)
+            return req !== undefined && req.command === op
+        })
+    if (!benchModeAt && !sc.benchMode)
+        for (const t of trans) {
+            if (t.to !== State.Injecting) continue
+            const op = t.reason === Reason.Resumed ? Op.Resume : t.reason === Reason.Started ? Op.Start : undefined
+            if (op !== undefined && !authorised(t.tS, op)) {
+                v.confirm = `${Reason[t.reason]} at ${t.tS.toFixed(3)} s without a confirm for ${Op[op]} (last request: ${Op[[...requests].reverse().find(r => r.tS <= t.tS + 0.05)?.command ?? -1] ?? "none"})`
+                break
+            }
+        }
+
+    // ---- boot: the first telemetry after each firmware (re)start is not injecting
+    for (const f of sc.faults ?? []) {
+        if (f.kind !== "restart") continue
+        const back = f.atS + (f.forS ?? 0.3)
+        const first = telemetry.find(t => hostS(run, t.tHostMs) > back)
+        if (first && first.state === State.Injecting) v.boot = `the firmware came back from the restart at ${back} s injecting`
+    }
+    return v
+}
