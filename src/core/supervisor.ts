@@ -121,6 +121,10 @@ export class Supervisor {
     // pause / calibration drive
     pauseMs = 0
     takingUp = false
+    /** TEL-3: the level ended; its record follows once the plunger is at rest */
+    private recordDue = false
+    private recEndState = State.Idle
+    private recEndReason = Reason.None
     calDriving = false
     private calTargetCount = 0
     private calStartCount = 0
@@ -448,8 +452,10 @@ export class Supervisor {
     pause(now: number, reason: Reason) {
         this.lvl.pauses++
         this.pauseMs = now
-        // PRS-3: remember the pressure the flow had reached (the resume reference)
-        if (this.drive.mode === Motion.Advance && this.cell.status === SampleStatus.Ok && this.stableSinceMs >= 0) {
+        // PRS-3: remember the pressure the flow had reached (the resume reference),
+        // only once it had levelled off: a pause during the pressurisation leaves
+        // no reference (past it, the rise would still be the pressurisation)
+        if (this.drive.mode === Motion.Advance && this.cell.status === SampleStatus.Ok && this.occSettled) {
             this.refPressurePa = this.cell.pressurePa
             this.refFlow = this.flowMlPerMin
         }
@@ -484,11 +490,23 @@ export class Supervisor {
         this.enter(now, to, reason)
         if (this.drive.mode === Motion.Advance) this.beginRetract(now, true)
         else if (this.drive.mode === Motion.Hold) this.drive.mode = Motion.Off
-        this.closeRecord(now)
+        // the record carries the level's final volume: it is emitted once the
+        // plunger is at rest (after the decompression), not while it still moves
+        this.recEndState = to
+        this.recEndReason = reason
+        if (this.lvl.level >= 0 && !this.lvl.ended) {
+            this.lvl.ended = true // ended now (FAULT-5 persists it); the record follows at rest
+            this.book.levelsDone++
+        }
+        if (this.drive.moving()) this.recordDue = true
+        else this.closeRecord(now)
     }
 
     /** VOL-7 / TEL-3: the level's record, on every end and every level change. */
     closeRecord(now: number) {
+        const st = this.recordDue ? this.recEndState : this.state
+        const rs = this.recordDue ? this.recEndReason : this.reason
+        this.recordDue = false
         const l = this.lvl
         if (l.level < 0) return
         if (!l.ended) {
@@ -496,11 +514,11 @@ export class Supervisor {
             this.book.levelsDone++
         }
         this.book.totalsMl[l.level] = this.deliveredMl()
-        const r = l.record(this.deliveredMl(), now, this.state, this.reason)
+        const r = l.record(this.deliveredMl(), now, st, rs)
         this.book.keep(r)
         if (this.records.length >= 4) this.records.shift()
         this.records.push(r)
-        this.emit(EventKind.LevelRecord, now, this.reason, l.level, r.deliveredMl)
+        this.emit(EventKind.LevelRecord, now, rs, l.level, r.deliveredMl)
         this.persistDue = true
     }
 
@@ -563,6 +581,7 @@ export class Supervisor {
                 this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 0) // µL
             }
         }
+        if (this.recordDue && !d.moving()) this.closeRecord(now)
         const stop = this.estop || !this.estopPresent
         const mlPerMm = this.mlPerCount() * cfg.encoderCountsPerMm
         const m = d.command(cfg, dtMs, this.flowMlPerMin, this.maxFlowMlPerMin(), mlPerMm, stop)

@@ -51,9 +51,11 @@ export class Plant {
     }
 
     rand(): number {
-        // LCG, deterministic
-        this.seed = (this.seed * 1103515245 + 12345) % 2147483648
-        return this.seed / 2147483648
+        // Park-Miller, deterministic; the product stays below 2^46, exact in a
+        // double (the old 1103515245 LCG overflowed 2^53 and gave values outside
+        // [0, 1) in the VM)
+        this.seed = (this.seed * 16807) % 2147483647
+        return this.seed / 2147483647
     }
 
     advance(dtMs: number, cmd: MotorCommand) {
