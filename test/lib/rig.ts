@@ -44,18 +44,23 @@ export class Plant {
     velMmPerS = 0
     /** deterministic noise on the force, N (amplitude of a uniform +/-) */
     noiseN = 0
-    private seed = 12345
+    private s1 = 12345
+    private s2 = 2345
+    private s3 = 345
 
     areaMm2(): number {
         return plungerAreaMm2(this.boreMm)
     }
 
     rand(): number {
-        // Park-Miller, deterministic; the product stays below 2^46, exact in a
-        // double (the old 1103515245 LCG overflowed 2^53 and gave values outside
-        // [0, 1) in the VM)
-        this.seed = (this.seed * 16807) % 2147483647
-        return this.seed / 2147483647
+        // Wichmann-Hill, deterministic: every product stays below 2^31. The VM
+        // multiplies integers in 32 bits and wraps (an LCG with a larger
+        // product gave values outside [0, 1) there)
+        this.s1 = (171 * this.s1) % 30269
+        this.s2 = (172 * this.s2) % 30307
+        this.s3 = (170 * this.s3) % 30323
+        const u = this.s1 / 30269 + this.s2 / 30307 + this.s3 / 30323
+        return u - Math.floor(u)
     }
 
     advance(dtMs: number, cmd: MotorCommand) {
