@@ -9,14 +9,16 @@ describe("PRS pressure", () => {
         near(pressurePa(455, 5, 1, 19.1), 450 / (plungerAreaMm2(19.1) * 1e-6), 1, "advancing, Pa")
         near(pressurePa(445, 5, -1, 19.1), 450 / (plungerAreaMm2(19.1) * 1e-6), 1, "retracting, Pa")
         const r = new Rig()
-        r.kgOverride = 2 // 20 N on the cell: 68 kPa on the 20 mL plunger, above the 50 kPa tare limit (BOARD-3)
-        r.step(true)
-        eq(r.cmd(Op.Tare).reject, Reject.NotUnloaded, "tare under load")
-        eq(r.sup.calFlags & CAL_TARE, 0, "no tare recorded")
-        r.kgOverride = 0.3 // syringe holder weight
+        r.kgOverride = 0.3 // syringe holder weight (within the cell's 5 kg zero window)
         r.step(true)
         eq(r.cmd(Op.Tare).reject, Reject.Ok, "tare unloaded")
         near(r.sup.cell.tareKg, 0.3, 1e-9, "tare offset, kg")
+        r.kgOverride = 2.3 // 20 N more on the cell: 68 kPa on the 20 mL plunger, above the 50 kPa tare limit (BOARD-3)
+        r.step(true)
+        eq(r.cmd(Op.Tare).reject, Reject.NotUnloaded, "re-tare under load")
+        near(r.sup.cell.tareKg, 0.3, 1e-9, "tare unchanged")
+        r.kgOverride = 0.3
+        r.step(true)
         r.kgOverride = 2.3 * 1.05 + 0.3 * (1 - 1.05) // the cell reads 5 % high
         r.step(true)
         eq(r.cmd(Op.CalibrateGain, 2.0).reject, Reject.Ok, "gain with a 2 kg weight")

@@ -38,6 +38,9 @@ export function isSafetyOp(op: Op): boolean {
     return op === Op.Pause || op === Op.LeakSeen || op === Op.Abort || op === Op.Finish
 }
 
+/** FLOW-3: the oldest cement age mark-mixing accepts, s */
+export const MAX_CEMENT_AGE_S = 7200
+
 /** Shared empty answer list (never written to). */
 const NO_ANSWERS: Answer[] = []
 
@@ -210,7 +213,7 @@ export class Desk {
                 break
             case Op.MarkMixing:
                 a.lo = 0
-                a.hi = finite(cmd.a) && (cmd.a < 0 || cmd.a > 100) ? 100 : cfg.workingLimitS
+                a.hi = finite(cmd.a) && (cmd.a < 0 || cmd.a > 100) ? 100 : MAX_CEMENT_AGE_S
                 break
             case Op.SetThreshold:
                 if (isInt(cmd.a) && cmd.a >= 0 && cmd.a < THRESHOLDS.length) {
@@ -385,7 +388,8 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             const age = cmd.b === undefined ? 0 : cmd.b
             if (!finite(age)) return Reject.BadNumber
             if (a < 0 || a > 100) return Reject.OutOfRange
-            if (age < 0 || age > cfg.workingLimitS) return Reject.OutOfRange
+            // an age past the working limit is a fact to record (start is then refused, FLOW-3)
+            if (age < 0 || age > MAX_CEMENT_AGE_S) return Reject.OutOfRange
             if (st === State.Injecting) return Reject.WrongState
             return Reject.Ok
         }
@@ -393,7 +397,7 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             // PRS-1 / BOARD-3: idle, still, near the factory zero and unloaded
             if (st !== State.Idle || !still) return Reject.WrongState
             if (!s.sensorReady(now)) return Reject.SensorNotReady
-            return s.cell.checkTare(cfg.tareMaxOffsetKg, cfg.tareMaxPa, SYRINGES[s.syringe])
+            return s.cell.checkTare(cfg.tareMaxOffsetKg, cfg.tareMaxPa, SYRINGES[s.syringe], (s.calFlags & CAL_TARE) !== 0)
         case Op.CalibrateGain:
             if (!argsOk(cmd, 1)) return Reject.BadNumber
             if (st !== State.Idle || !still) return Reject.WrongState

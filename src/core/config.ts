@@ -36,6 +36,8 @@ export interface Config {
     trimMax: number
     /** FLOW-2 extra allowance for command latency, ms of the commanded flow */
     stallLagMs: number
+    /** FLOW-2 latency allowance of a retraction (from rest, driver re-enabled), ms of the commanded flow */
+    retractStallLagMs: number
     /** FLOW-1 flow setpoint range, mL/min */
     flowMinMlPerMin: number
     flowMaxMlPerMin: number
@@ -100,6 +102,7 @@ export function defaultConfig(): Config {
         stallTravelFraction: 0.025,
         trimMax: 0.02,
         stallLagMs: 60,
+        retractStallLagMs: 250,
         flowMinMlPerMin: 0.5,
         flowMaxMlPerMin: 6,
         rampMlPerMinPerS: 6,

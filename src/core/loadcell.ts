@@ -69,10 +69,16 @@ export class LoadCellSense {
         return this.lastSampleMs < 0 || tMs - this.lastSampleMs > staleMs
     }
 
-    /** BOARD-3 tare: near the cell's factory zero and unloaded (a pressure limit for this syringe). */
-    checkTare(maxOffsetKg: number, maxPa: number, s: Syringe): Reject {
+    /**
+     * BOARD-3 tare: near the cell's factory zero (within maxOffsetKg: a cell's
+     * zero offset, e.g. the bench cell's 4 kg) and, once tared, unloaded: a
+     * reading further from the last tare than maxPa on this syringe's plunger
+     * is a load, not a zero drift.
+     */
+    checkTare(maxOffsetKg: number, maxPa: number, s: Syringe, tared: boolean): Reject {
         if (!finite(this.lastKg)) return Reject.SensorNotReady
         if (Math.abs(this.lastKg) > maxOffsetKg) return Reject.Implausible
+        if (!tared) return Reject.Ok
         const loadPa = (Math.abs(this.lastKg - this.tareKg) * this.gain * G_MPS2) / (plungerAreaMm2(s.boreMm) * 1e-6)
         if (loadPa > maxPa) return Reject.NotUnloaded
         return Reject.Ok

@@ -97,7 +97,10 @@ export class Drive {
             this.segCmdMl = 0
             this.segEncMl = 0
         }
-        const lagMl = (Math.abs(f) * cfg.stallLagMs) / 60000
+        // a retraction starts from rest with the driver just re-enabled (FAULT-11):
+        // the enable and speed writes and the drive's acceleration lag more
+        const lagMs = f < 0 ? Math.max(cfg.stallLagMs, cfg.retractStallLagMs) : cfg.stallLagMs
+        const lagMl = (Math.abs(f) * lagMs) / 60000
         this.stallErrMl = this.cmdTravelMl - this.encTravelMl
         const allowMl = cfg.stallMl + cfg.stallTravelFraction * Math.abs(this.cmdTravelMl) + lagMl
         const recentCmd = this.segCmdMl + this.prevCmdMl

@@ -311,7 +311,10 @@ export class Supervisor {
         if (this.drive.mode === Motion.Advance && this.drive.cmdFlowMlPerMin > 0) dir = 1
         else if (this.drive.mode === Motion.Retract) dir = -1
         this.cell.sample(now, inp.loadCellKg, inp.loadCellSaturated === true, s, dir)
-        const advancing = this.drive.mode === Motion.Advance && this.measuredFlowMlPerMin > 0.25 * this.flowMlPerMin
+        // PRS-5: advancing past the slack: during the take-up after a resume the
+        // plunger really does push against little or nothing (even suction:
+        // a retraction can leave the chamber below ambient)
+        const advancing = this.drive.mode === Motion.Advance && !this.takingUp && this.measuredFlowMlPerMin > 0.25 * this.flowMlPerMin
         this.cell.judgeLow(now, advancing, s, this.cfg.lowForceFraction, this.cfg.lowForceMs)
         if (this.cell.status !== SampleStatus.Ok) return
         const p = this.cell.pressurePa
@@ -345,7 +348,7 @@ export class Supervisor {
         )
             this.occSettled = true
         this.view.blockage =
-            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || ((this.occSettled || resumeArmed) && occluded)
+            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded)
         this.leakDrop = this.leak.add(now, p)
         this.view.overpressure = this.drive.mode === Motion.Advance && p > this.cfg.overpressurePa
     }
@@ -577,7 +580,9 @@ export class Supervisor {
             const maxMs = (cfg.retractMaxMl / speed) * 60000 * 2 + 500
             if (relieved || d.retractedMl >= limitMl || now - d.retractStartMs > maxMs) {
                 d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
-                this.enc.endRetraction()
+                // the credit stays open (bounded by what was commanded + 0.02 mL) until
+                // the next advance: the drive's last commanded motion reaches the
+                // encoder after the stop command (bus latency), and is the drive's own
                 this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 0) // µL
             }
         }
