@@ -1,7 +1,20 @@
 /**
- * Hardware entry point: starts the injector's Jacdac servers on a real board,
- * then runs the same control code as the simulator (runInjector from ./app)
- * with role clients bound to exactly these servers.
+ * Hardware entry point: starts the drivers and the injector's Jacdac servers
+ * on a real board, then runs the same control code as the simulator
+ * (runInjector from ./app).
+ *
+ * Control path (BOARD-4, FAULT-9, FAULT-11; src/hw/hw_loop.ts): every
+ * load-cell sample runs a control step directly from the NAU7802 poll loop,
+ * and the step's motor command goes straight to the drive (renewing its
+ * ≤ 100 ms lease). The Motor and WeightScale servers on the bus are
+ * read-only, for observers.
+ *
+ * INTERIM, until src/app.ts takes the adapter (docs/hardware.md, "What the
+ * app must call"): the app still expects roles, so it gets a motor object
+ * whose writes apply the app's latest command to the drive directly, and the
+ * WeightScale server sends no reading reports (observerEvery 0) so the app's
+ * loadCell role cannot feed the same samples a second time; observers read
+ * the register or the injector's telemetry.
  * Build for every board: `node scripts/build-boards.mjs`.
  *
  * The board import below only provides pin *types*: pins are compiled as
@@ -27,19 +40,23 @@ import {
     startRotaryEncoder,
 } from "@devicescript/servers"
 import { i2c } from "@devicescript/i2c"
+import { HW_BOARD_NAME_PREFIX, HW_DRIVE, HW_LOAD_CELL } from "./hw/hwconfig"
+import { HW_ENCODER_COUNTS_PER_MM } from "./hw/encoder_limits"
+import { HardwareLoop } from "./hw/hw_loop"
 import {
-    HW_BOARD_NAME_PREFIX,
-    HW_DRIVE,
-    HW_ENCODER_COUNTS_PER_MM,
-    HW_LOAD_CELL,
-} from "./hw/hwconfig"
+    calCheckReason,
+    checkLoadCellCalibration,
+    CALCHECK_MISSING,
+    CALCHECK_OK,
+    loadCellState,
+} from "./hw/calcheck"
 import { startLoadCell } from "./hw/loadcell"
 import { BuzzerStepPulses, GpioOutput } from "./hw/outputs"
 import { startStepperDrive } from "./hw/stepper_server"
 import { startStatusLed } from "./hw/status_led"
 import { Supervisor } from "./core"
 import { InjectorServer } from "./server"
-import { runInjector } from "./app"
+import { InjectorApp, runInjector } from "./app"
 
 if (ds.isSimulator())
     console.warn("main_hw.ts is the hardware entry; the simulator runs src/main.ts")
@@ -64,11 +81,11 @@ const leakPedal = startButton({
     activeHigh: true,
 })
 
-// plunger encoder, counts = whole quadrature cycles (HW_ENCODER_PPR per rev)
+// plunger encoder, counts = whole quadrature cycles (HW_ENCODER_PPR = 200 per rev)
 const encoder = startRotaryEncoder({
     pin0: pins.ENC_A,
     pin1: pins.ENC_B,
-    clicksPerTurn: 600,
+    clicksPerTurn: 200,
     name: "plungerEncoder",
 })
 
@@ -80,7 +97,7 @@ startBuzzer({ pin: pins.BUZZER, name: "alarm" })
 // ---- DeviceScript servers --------------------------------------------------
 const enOut = new GpioOutput(pins.STEP_EN, HW_DRIVE.enableActiveLow ? 1 : 0)
 const dirOut = new GpioOutput(pins.DIR, 0)
-const drive = startStepperDrive({
+const started = startStepperDrive({
     ...HW_DRIVE,
     step: new BuzzerStepPulses(stepPulse),
     dir: dirOut,
@@ -88,7 +105,12 @@ const drive = startStepperDrive({
     lockReason: boardOk ? "" : "wrong board config",
 })
 
-const loadCell = startLoadCell({ ...HW_LOAD_CELL, port: i2c })
+const drive = started.drive
+
+// interim: observerEvery 0 (see the file comment)
+const loadCell = startLoadCell({ ...HW_LOAD_CELL, port: i2c, observerEvery: 0 })
+
+const hw = new HardwareLoop(loadCell, drive, encoder)
 
 startStatusLed({ out: new GpioOutput(pins.STATUS_LED, 0) })
 
@@ -98,11 +120,54 @@ supervisor.cfg.encoderCountsPerMm = HW_ENCODER_COUNTS_PER_MM
 const injector = new InjectorServer(supervisor)
 startServer(injector, { roleName: "injector" })
 
-await runInjector(injector, {
+// The app, once running; the motor object below applies its latest command.
+let app: InjectorApp = null
+async function applyAppCommand() {
+    if (app) await hw.applyMotor(app.cmdEnabled, app.cmdSpeed)
+    else await hw.applyMotor(false, 0)
+}
+// interim motor for the app's single motor writer (pumpMotor): every write
+// applies the app's latest command directly; nothing goes on the bus
+const directMotor: any = {
+    enabled: {
+        write: async (v: boolean) => {
+            await applyAppCommand()
+        },
+    },
+    speed: {
+        write: async (v: number) => {
+            await applyAppCommand()
+        },
+    },
+}
+
+app = await runInjector(injector, {
     loadCell: new ds.WeightScale(loadCell.clientRoleName),
     encoder,
-    motor: new ds.Motor(drive.clientRoleName),
+    motor: directMotor as ds.Motor,
     estop,
     leakPedal,
     confirm,
 })
+
+// BOARD-4: every sample runs a control step and its command goes out in it
+hw.onSample = async (kg: number, tMs: number) => {
+    await app.step(true, kg)
+    await hw.applyMotor(app.cmdEnabled, app.cmdSpeed)
+}
+
+// FAULT-9: cross-check the load cell against the stored calibration once a
+// second; a mismatch locks the drive (EN disabled) until it clears. "No
+// calibration" is the core's business (it refuses to start, FAULT-6).
+setInterval(async () => {
+    const c = app.sup.snapshotCalibration()
+    const code = checkLoadCellCalibration(loadCellState(loadCell), {
+        tareKg: c.tareKg,
+        gain: c.gain,
+    })
+    const bad = code !== CALCHECK_OK && code !== CALCHECK_MISSING
+    if (bad && drive.lockReason === "") {
+        console.error(`load cell: ${calCheckReason(code)}; drive locked`)
+        await drive.lock(calCheckReason(code))
+    } else if (!bad && drive.lockReason !== "" && boardOk) drive.unlock()
+}, 1000)

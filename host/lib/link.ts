@@ -54,6 +54,25 @@ export interface LinkTelemetry {
 
 export type LinkStatus = "connecting" | "searching" | "connected" | "lost"
 
+/** Resolves true once `src` reports "connected" (at once if it is), false after `ms`. */
+export function waitForConnected(src: EventEmitter & { status: LinkStatus }, ms: number): Promise<boolean> {
+    if (src.status === "connected") return Promise.resolve(true)
+    return new Promise(resolve => {
+        const t = setTimeout(() => {
+            src.off("status", on)
+            resolve(false)
+        }, ms)
+        const on = (s: LinkStatus) => {
+            if (s === "connected") {
+                clearTimeout(t)
+                src.off("status", on)
+                resolve(true)
+            }
+        }
+        src.on("status", on)
+    })
+}
+
 /** Host wall clock with sub-millisecond resolution, ms since the epoch. */
 export function nowMs() {
     return performance.timeOrigin + performance.now()
@@ -178,21 +197,7 @@ export class InjectorLink extends EventEmitter {
 
     /** Resolves when an injector is connected, or false after `ms`. */
     waitConnected(ms: number): Promise<boolean> {
-        if (this.status === "connected") return Promise.resolve(true)
-        return new Promise(resolve => {
-            const t = setTimeout(() => {
-                this.off("status", on)
-                resolve(false)
-            }, ms)
-            const on = (s: LinkStatus) => {
-                if (s === "connected") {
-                    clearTimeout(t)
-                    this.off("status", on)
-                    resolve(true)
-                }
-            }
-            this.on("status", on)
-        })
+        return waitForConnected(this, ms)
     }
 
     /**

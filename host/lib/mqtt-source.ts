@@ -4,7 +4,7 @@
 // either. A live view needs no persistent session: it starts from now.
 import { EventEmitter } from "node:events"
 import mqtt, { MqttClient } from "mqtt"
-import type { LinkStatus } from "./link"
+import { LinkStatus, waitForConnected } from "./link"
 import { EventMessage, SamplesMessage, StatusMessage, TOPIC_ROOT, parseTopic } from "./mqtt-topics"
 
 /** What the live views need from their source: an InjectorLink or an MqttSource. */
@@ -109,21 +109,7 @@ export class MqttSource extends EventEmitter implements TelemetrySource {
     }
 
     waitConnected(ms: number): Promise<boolean> {
-        if (this.status === "connected") return Promise.resolve(true)
-        return new Promise(resolve => {
-            const t = setTimeout(() => {
-                this.off("status", on)
-                resolve(false)
-            }, ms)
-            const on = (s: LinkStatus) => {
-                if (s === "connected") {
-                    clearTimeout(t)
-                    this.off("status", on)
-                    resolve(true)
-                }
-            }
-            this.on("status", on)
-        })
+        return waitForConnected(this, ms)
     }
 
     async stop() {

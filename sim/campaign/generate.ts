@@ -32,7 +32,7 @@ export function generateScenario(seed: number): Scenario {
         remoteMode: r.next() < 0.25,
         syringe: { preset: syringe },
         needle: { gauge: pick(r, gauges), lengthMm: round(uni(r, 80, 150), 0) },
-        cement: { preset: pick(r, Object.keys(CEMENT_PRESETS)), mixedAtS: -round(uni(r, 60, 600), 0) },
+        cement: { preset: pick(r, Object.keys(CEMENT_PRESETS)), mixedAtS: -round(uni(r, 60, 520), 0) },
         vertebra: { tumorFactor: round(uni(r, 0.8, 6), 2), complianceMlPerKPa: round(uni(r, 0.0005, 0.004), 5) },
         actions: [],
         faults: [],

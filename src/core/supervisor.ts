@@ -41,7 +41,7 @@ import { EncoderSense } from "./encoder"
 import { Drive, Motion } from "./motion"
 import { LevelBook, LevelState } from "./session"
 import { Desk, execute, needsConfirm, validate } from "./commands"
-import { restoreSnapshot, Snapshot, takeSnapshot } from "./snapshot"
+import { CalibrationSnapshot, restoreSnapshot, Snapshot, takeSnapshot } from "./snapshot"
 
 export const CAL_TARE = 1
 export const CAL_GAIN = 2
@@ -674,6 +674,11 @@ export class Supervisor {
 
     snapshot(tMs: number): Snapshot {
         return takeSnapshot(this, tMs)
+    }
+
+    /** The calibration alone (FAULT-9: the hardware cross-checks the load cell against it). */
+    snapshotCalibration(): CalibrationSnapshot {
+        return { tareKg: this.cell.tareKg, gain: this.cell.gain, volumeScale: this.volumeScale, flags: this.calFlags }
     }
 
     /** Boot: restore what was saved (any part may be null); never lands in injecting. */

@@ -4,7 +4,7 @@
  * every board defines the same labels (HW_PIN_LABELS).
  */
 import { LoadCellOptions } from "./loadcell"
-import { StepperDriveOptions } from "./stepper"
+import { DRIVE_LEASE_DEFAULT_MS, StepperDriveOptions } from "./stepper"
 
 /** Pin labels every boards/*.board.json must define (checked by scripts/build-boards.mjs). */
 export const HW_PIN_LABELS = [
@@ -24,15 +24,13 @@ export const HW_PIN_LABELS = [
 export const HW_BOARD_NAME_PREFIX = "Cement Injector"
 
 /**
- * Plunger encoder: 600 PPR quadrature on the lead screw (CLINICAL-BASIS).
- * The DeviceScript encoder server counts whole quadrature cycles, so this is
- * 600 counts/rev = 300 counts/mm at a 2 mm lead (≈ 1 µL per count on a 20 mL
- * syringe). It samples about every 0.9 ms: fast enough for ≲ 0.9 mm/s of
- * plunger travel (1100 edges/s); faster moves lose counts.
- * (main_hw.ts repeats 600 as a literal: server configs must be literals.)
+ * Plunger encoder: 200 PPR quadrature on the lead screw, counted in whole
+ * cycles by the DeviceScript encoder server = 100 counts/mm at a 2 mm lead
+ * (2.9 µL per count on a 20 mL syringe). Why 200 and not 600 PPR, and the
+ * speed limits per syringe: ./encoder_limits.ts (FLOW-2).
+ * (main_hw.ts repeats 200 as a literal: server configs must be literals.)
  */
-export const HW_ENCODER_PPR = 600
-export const HW_ENCODER_COUNTS_PER_MM = HW_ENCODER_PPR / 2
+// HW_ENCODER_PPR, HW_ENCODER_COUNTS_PER_MM, HW_ENCODER_STREAMING_MS live there.
 
 /** Stepper drive: 2 mm lead screw, 1.8° motor, 1/16 microstepping, A4988/TMC2209 style EN. */
 export const HW_DRIVE: StepperDriveOptions = {
@@ -44,7 +42,8 @@ export const HW_DRIVE: StepperDriveOptions = {
     accelMmPerS2: 20,
     enableActiveLow: true,
     dirInverted: false,
-    pulseLeaseMs: 2000,
+    // FAULT-11: pulses stop ≤ 80 ms after the last control-step command
+    pulseLeaseMs: DRIVE_LEASE_DEFAULT_MS,
 }
 
 /**
@@ -59,4 +58,6 @@ export const HW_LOAD_CELL: LoadCellOptions = {
     gain: 128,
     samplesPerSecond: 80,
     ldoVolts: 3.0,
+    // observers (hosts) get every 4th sample = 20/s; the control step gets all 80
+    observerEvery: 4,
 }

@@ -1,15 +1,23 @@
 /**
- * Load cell on an NAU7802 → Jacdac WeightScale server.
+ * Load cell on an NAU7802 → the control step directly, and a Jacdac
+ * WeightScale server for observers.
  *
  * Contract with the control core (see docs/hardware.md, "Load cell"):
- * - every conversion (80/s by default) is pushed as a `reading` report in kg,
- *   not only on the ≥ 100 ms streaming timer, so `reading.subscribe()` sees
- *   each sample;
+ * - BOARD-4: every conversion (80/s by default) goes to `onSample(kg, tMs)`
+ *   in the poll loop itself, before anything is sent on the bus; the poll
+ *   loop waits for the callback (the control step) to finish;
+ * - observers get a `reading` report every `observerEvery`-th sample (default
+ *   every 4th = 20/s), sent in its own fiber and skipped while one is still
+ *   on its way, so the bus budget never delays a sample; 0 = no reports
+ *   (the registers can still be read);
+ * - FAULT-9: `zeroOffset` and `gain` are fixed at boot (the core applies its
+ *   own tare and gain from the stored calibration); bus writes to them and
+ *   the calibrate commands are refused and counted in `refusedWrites`;
  * - a saturated conversion (|code| ≥ saturationFraction × 2²³) or a load
  *   above the rated capacity is pushed as exactly `maxReading` (full scale);
  * - no conversion for more than `staleMs` (default 3 sample periods), a
- *   stuck ADC (the same code `stuckSamples` times) or an I²C failure: nothing
- *   is pushed at all (the core's "no sample for > 50 ms" check fires), and a
+ *   stuck ADC (the same code `stuckSamples` times) or an I²C failure: no
+ *   callback and nothing pushed at all (the core's "no sample for > 50 ms" check fires), and a
  *   register read of `reading` answers `maxReading`;
  * - the cause is in `statusCode` (vendor code, LOADCELL_* below).
  * NaN cannot be used as the fault signal: the WeightScale reading is u16.16
@@ -35,6 +43,8 @@ export const LOADCELL_INIT_FAILED = 5
 export const LOADCELL_CAL_FAILED = 6
 /** informational: the reading was clipped at 0 by more than 1 % of capacity */
 export const LOADCELL_UNDER_RANGE = 7
+/** FAULT-9: the chip's gain / rate / LDO registers no longer hold what init wrote */
+export const LOADCELL_CONFIG_LOST = 8
 
 export interface LoadCellScaleOptions {
     /** rated capacity of the load cell, kg; this is `maxReading` (full scale) */
@@ -133,7 +143,14 @@ export interface LoadCellOptions extends Nau7802Options, LoadCellScaleOptions {
     maxI2CErrors?: number
     /** Jacdac instance name; default "loadCell" */
     roleName?: string
+    /** read the chip's gain registers back every N samples; default 80 (1 s); 0 = never */
+    verifyEvery?: number
+    /** report every N-th sample to bus observers; default 4; 0 = none */
+    observerEvery?: number
 }
+
+/** BOARD-4: the control step's sample input (kg as published, time of the conversion read) */
+export type SampleCallback = (kg: number, tMs: number) => Promise<void>
 
 /** Samples averaged by calibrateZeroOffset / calibrateGain. */
 const AVERAGE_SAMPLES = 16
@@ -174,6 +191,23 @@ export class LoadCellServer
     private stopped = false
     private recent: number[] = []
     private statusAnnounced = -1
+    /** BOARD-4: called with every published sample, before any bus traffic */
+    onSample: SampleCallback = null
+    /** observer reports: every N-th sample, 0 = none */
+    observerEvery = 4
+    /** observer reports skipped because the previous one was still being sent */
+    observerSkipped = 0
+    /** FAULT-9: bus writes to zeroOffset / gain / calibrate refused */
+    refusedWrites = 0
+    /** zeroOffset and gain as fixed at boot (FAULT-9 cross-check) */
+    readonly bootZeroOffsetKg: number
+    readonly bootGain: number
+    private sendingObserver = false
+    /** FAULT-9: read CTRL1/CTRL2 back every N samples */
+    verifyEvery = 80
+    /** the last read-back matched (false until the first one) */
+    chipConfigOk = false
+    configChecks = 0
 
     constructor(options: LoadCellOptions) {
         super(ds.WeightScale.spec, { roleName: options.roleName ?? "loadCell" })
@@ -188,6 +222,10 @@ export class LoadCellServer
         this.retryMs = options.retryMs ?? 1000
         this.maxI2CErrors = options.maxI2CErrors ?? 3
         this.quietMs = Math.max(this.pollMs, Math.floor(period - 2 * this.pollMs))
+        this.observerEvery = options.observerEvery ?? 4
+        this.verifyEvery = options.verifyEvery ?? 80
+        this.bootZeroOffsetKg = this.scale.zeroOffsetKg
+        this.bootGain = this.scale.gain
     }
 
     // ---- WeightScale registers -------------------------------------------
@@ -203,16 +241,16 @@ export class LoadCellServer
     zeroOffset() {
         return this.scale.zeroOffsetKg
     }
+    /** FAULT-9: refused (a gain of 0.1 would make 3.5 MPa read as 0.35 MPa) */
     set_zeroOffset(value: number) {
-        if (isNaN(value)) return
-        this.scale.zeroOffsetKg = value
+        this.refuse("zeroOffset")
     }
     gain() {
         return this.scale.gain
     }
+    /** FAULT-9: refused */
     set_gain(value: number) {
-        if (!(value > 0)) return
-        this.scale.gain = value
+        this.refuse("gain")
     }
     maxReading() {
         return this.scale.maxReadingKg
@@ -223,24 +261,27 @@ export class LoadCellServer
     readingResolution() {
         return this.scale.resolutionKg()
     }
-    /** tare: zeroOffset = mean raw kg of the last samples (no-op without fresh samples) */
+    /** FAULT-9: refused; tare is the core's calibration flow (BOARD-3) */
     calibrateZeroOffset() {
-        const m = this.meanRecentRawKg()
-        if (isNaN(m)) {
-            console.warn("loadcell: tare ignored, no fresh samples")
-            return
-        }
-        this.scale.zeroOffsetKg = m
+        this.refuse("calibrateZeroOffset")
     }
-    /** span: gain = weight / (mean raw kg − zeroOffset) with `weight` on the cell */
+    /** FAULT-9: refused; span is the core's calibration flow (BOARD-3) */
     calibrateGain(weight: number) {
-        const m = this.meanRecentRawKg()
-        const span = m - this.scale.zeroOffsetKg
-        if (isNaN(m) || !(weight > 0) || !(span > 1000 * this.scale.kgPerCode)) {
-            console.warn("loadcell: gain calibration ignored")
-            return
-        }
-        this.scale.gain = weight / span
+        this.refuse("calibrateGain")
+    }
+
+    private refuse(what: string) {
+        this.refusedWrites++
+        if (this.refusedWrites <= 3 || this.refusedWrites % 1000 === 0)
+            console.warn(`loadcell: bus write to ${what} refused (${this.refusedWrites})`)
+    }
+
+    /** mean raw kg (nominal scale) of the last 16 fresh samples; NaN if none */
+    meanRecentRawKg() {
+        if (!this.isPublishing() || this.recent.length === 0) return NaN
+        let s = 0
+        for (const v of this.recent) s += v
+        return s / this.recent.length
     }
 
     // ---- sensor streaming: every sample is pushed by the poll loop --------
@@ -320,13 +361,6 @@ export class LoadCellServer
         }
     }
 
-    private meanRecentRawKg() {
-        if (!this.isPublishing() || this.recent.length === 0) return NaN
-        let s = 0
-        for (const v of this.recent) s += v
-        return s / this.recent.length
-    }
-
     // ---- poll loop ---------------------------------------------------------
 
     /** bring the chip up; false (and a status) on failure */
@@ -349,6 +383,7 @@ export class LoadCellServer
         this.samples = 0
         this.recent = []
         this.lastSampleMs = ds.millis()
+        this.chipConfigOk = true // init() has just written and calibrated it
         this.setStatus(LOADCELL_OK)
         return true
     }
@@ -368,16 +403,49 @@ export class LoadCellServer
             return
         }
         const now = ds.millis()
+        if (ready && this.verifyEvery > 0 && (this.samples + 1) % this.verifyEvery === 0) {
+            // after a sample is read: a conversion takes 12.5 ms, this takes < 1
+            let same = false
+            try {
+                same = await this.chip.verifyConfig()
+            } catch (e: any) {
+                same = false
+            }
+            this.configChecks++
+            this.chipConfigOk = same
+            if (!same) {
+                // no sample from a chip at an unknown gain; re-init (the core's stale check fires)
+                this.setStatus(LOADCELL_CONFIG_LOST)
+                this.initialized = false
+                return
+            }
+        }
         if (ready) {
             const kg = this.onCode(code, now)
-            if (!isNaN(kg)) await this.publish(kg)
+            if (!isNaN(kg)) await this.publish(kg, now)
         } else this.checkStale(now)
     }
 
-    private async publish(kg: number) {
+    /** the control step first (awaited), then an observer report that never waits */
+    private async publish(kg: number, nowMs: number) {
         this.pushed++
-        if (this.attached)
-            await this._send(this.spec.lookup("reading").encode(kg))
+        if (this.onSample) await this.onSample(kg, nowMs)
+        if (!this.attached || this.observerEvery <= 0) return
+        if (this.pushed % this.observerEvery !== 0) return
+        if (this.sendingObserver) {
+            this.observerSkipped++
+            return
+        }
+        this.sendingObserver = true
+        const self = this
+        async function send() {
+            try {
+                await self._send(self.spec.lookup("reading").encode(kg))
+            } finally {
+                self.sendingObserver = false
+            }
+        }
+        send.start()
     }
 
     /** poll forever (until stop()); re-initialises after failures */

@@ -301,6 +301,23 @@ export class Nau7802 {
             )
     }
 
+    /**
+     * FAULT-9 cross-check of the chip's own gain: read CTRL1 and CTRL2 back
+     * and compare the PGA gain, LDO and conversion-rate fields with what
+     * init() wrote. A brown-out or glitch that resets the chip puts the PGA
+     * back to gain 1, which would make every force read 128 times too small.
+     * @returns true when they match
+     */
+    async verifyConfig(): Promise<boolean> {
+        const c1 = await this.readRegister(NAU7802_REG_CTRL1)
+        const c2 = await this.readRegister(NAU7802_REG_CTRL2)
+        const want1 =
+            (nau7802LdoBits(this.ldoVolts) << NAU7802_CTRL1_VLDO_SHIFT) |
+            (nau7802GainBits(this.gain) << NAU7802_CTRL1_GAINS_SHIFT)
+        const want2 = nau7802RateBits(this.samplesPerSecond)
+        return (c1 & 0x3f) === want1 && ((c2 >> NAU7802_CTRL2_CRS_SHIFT) & 7) === want2
+    }
+
     /** true when PU_CTRL.CR says a new conversion is waiting */
     async isDataReady(): Promise<boolean> {
         return !!(

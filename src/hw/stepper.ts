@@ -11,9 +11,16 @@
  *   (the PWM output takes a u16 period in µs, so below ~15.26 Hz it cannot step);
  * - velocity changes at most accelMmPerS2 (a reversal ramps through zero,
  *   stops the pulses, flips DIR, and starts again on the next tick);
- * - any stop (speed 0, enabled = false, lock) drives EN to "disabled" FIRST,
- *   synchronously, before the pulse output is told to stop; a stop also clears
- *   the speed set-point, so re-enabling does not move until a new speed comes.
+ * - any stop (speed 0, enabled = false, lock, lease expiry) drives EN to
+ *   "disabled" FIRST, synchronously, before the pulse output is told to stop;
+ *   a stop also clears the speed set-point;
+ * - FAULT-9: the only way to make it move is command(), called by the
+ *   firmware's control step (the Motor server on the bus is read-only);
+ * - FAULT-11 dead man: every command() renews a lease of pulseLeaseMs
+ *   (≤ 100 ms). The PWM output is only ever played for the rest of that
+ *   lease, so the pulses stop by themselves (in C) ≤ pulseLeaseMs after the
+ *   last command even if the VM stalls; the drive's own tick() never renews
+ *   it, and when it finds the lease expired it disables EN.
  *
  * Numbers are never used as conditions here (`x !== 0`, not `x`): the
  * DeviceScript 2.16.4 runtime treats every non-integer number as false
@@ -61,11 +68,22 @@ export interface StepperDriveOptions extends StepperGeometry {
     enableActiveLow?: boolean
     /** swap the DIR level that means "forward" (inject); default false */
     dirInverted?: boolean
-    /** lifetime of one PWM command, ms (1..65535); default 2000 */
+    /**
+     * dead-man lease renewed by each command(), ms (20..DRIVE_LEASE_MAX_MS);
+     * default DRIVE_LEASE_DEFAULT_MS
+     */
     pulseLeaseMs?: number
     /** longest time step used for the ramp, ms (after a stall); default 50 */
     maxTickMs?: number
 }
+
+/** FAULT-11: the drive stops within this long of the last control command */
+export const DRIVE_LEASE_MAX_MS = 100
+/**
+ * default lease: 80 ms leaves 20 ms for the runtime's main loop to notice the
+ * end of the tone (buzzer_process runs every pass, ~1 ms) within the 100 ms bound
+ */
+export const DRIVE_LEASE_DEFAULT_MS = 80
 
 /** longest and shortest period the PWM output takes, µs */
 export const STEP_PERIOD_MAX_US = 65535
@@ -139,7 +157,7 @@ export class StepperDrive {
     readonly pulseLeaseMs: number
     readonly maxTickMs: number
 
-    /** Motor.enabled as last written */
+    /** enabled as last commanded */
     enabled = false
     /** speed set-point, ratio −1..1 (0 after any stop) */
     targetRatio = 0
@@ -153,11 +171,18 @@ export class StepperDrive {
     enOn = false
     /** non-empty: the drive is locked out (e.g. wrong board) */
     lockReason = ""
-    /** set by startStepperDrive: role name of a client bound to its Motor server */
-    clientRoleName = ""
+    /** time of the last command(), ms */
+    lastCommandMs = -1
+    /** the lease runs out at this time (last command + pulseLeaseMs) */
+    leaseUntilMs = 0
+    /** the PWM output was last played until this time (never past leaseUntilMs) */
+    pwmUntilMs = 0
+    /** diagnostics: commands received, PWM plays, expiries seen by tick() */
+    commands = 0
+    plays = 0
+    leaseExpiries = 0
 
     private lastTickMs = -1
-    private refreshAtMs = 0
     private busy = false
     /** bumped by every stop; a tick that awaited across a stop gives up */
     private gen = 0
@@ -174,7 +199,12 @@ export class StepperDrive {
         this.accelMmPerS2 = o.accelMmPerS2 ?? 20
         this.enableActiveLow = o.enableActiveLow ?? true
         this.dirInverted = o.dirInverted ?? false
-        this.pulseLeaseMs = Math.constrain(o.pulseLeaseMs ?? 2000, 20, 65535)
+        const lease = o.pulseLeaseMs ?? DRIVE_LEASE_DEFAULT_MS
+        if (!(lease >= 20 && lease <= DRIVE_LEASE_MAX_MS))
+            throw new RangeError(
+                `pulseLeaseMs ${lease} not in 20..${DRIVE_LEASE_MAX_MS} (FAULT-11)`
+            )
+        this.pulseLeaseMs = lease
         this.maxTickMs = o.maxTickMs ?? 50
         // boot state: disabled, forward
         this.en.write(this.enLevel(false))
@@ -212,31 +242,41 @@ export class StepperDrive {
         this.gen++
         this.en.write(this.enLevel(false))
         this.enOn = false
+        this.enabled = false
         this.targetRatio = 0
         this.velocityMmPerS = 0
         this.playingPeriodUs = 0
+        this.leaseUntilMs = 0
+        this.pwmUntilMs = 0
         // an unbound output gets no command (its lease runs out by itself)
         if (this.step.ready()) await this.step.stop()
     }
 
-    async setEnabled(on: boolean): Promise<void> {
-        if (!on) {
-            this.enabled = false
-            await this.hardStop()
+    /**
+     * The control step's motor command (the only way to make the drive move;
+     * call it from every control step, moving or not). `enabled` false,
+     * speed 0 or NaN is a hard stop, EN first, before this returns its
+     * promise. Otherwise it renews the dead-man lease to nowMs + pulseLeaseMs
+     * and applies the set-point.
+     */
+    async command(enabled: boolean, speedRatio: number, nowMs: number): Promise<void> {
+        this.commands++
+        this.lastCommandMs = nowMs
+        const r = isNaN(speedRatio) ? 0 : Math.constrain(speedRatio, -1, 1)
+        if (!enabled || r === 0) {
+            if (this.enabled || this.enOn || this.playingPeriodUs !== 0 || this.targetRatio !== 0)
+                await this.hardStop()
             return
         }
         this.enabled = true
+        this.targetRatio = r
+        this.leaseUntilMs = nowMs + this.pulseLeaseMs
+        await this.tick(nowMs)
     }
 
-    /** new speed set-point; 0 (or NaN) is a hard stop */
-    async setSpeed(ratio: number, nowMs: number): Promise<void> {
-        const r = isNaN(ratio) ? 0 : Math.constrain(ratio, -1, 1)
-        if (r === 0) {
-            await this.hardStop()
-            return
-        }
-        this.targetRatio = r
-        await this.tick(nowMs)
+    /** true while the last command's lease is running */
+    leaseValid(nowMs: number): boolean {
+        return this.enabled && nowMs < this.leaseUntilMs
     }
 
     /** lock the drive out (EN held disabled) until unlock() */
@@ -249,7 +289,10 @@ export class StepperDrive {
         this.lockReason = ""
     }
 
-    /** Advance the ramp to `nowMs` and update EN, DIR and the PWM output. */
+    /**
+     * Advance the ramp to `nowMs` and update EN, DIR and the PWM output.
+     * Never renews the lease: a tick past leaseUntilMs is a hard stop.
+     */
     async tick(nowMs: number): Promise<void> {
         if (this.busy) return
         this.busy = true
@@ -266,6 +309,12 @@ export class StepperDrive {
         this.lastTickMs = nowMs
         dtMs = Math.constrain(dtMs, 0, this.maxTickMs)
 
+        if (this.enabled && !(nowMs < this.leaseUntilMs)) {
+            // dead man: no fresh command within the lease
+            this.leaseExpiries++
+            await this.hardStop()
+            return
+        }
         const running =
             this.enabled && this.targetRatio !== 0 && this.inhibit() === DRIVE_OK
         if (!running) {
@@ -305,6 +354,7 @@ export class StepperDrive {
         if (sign !== 0 && sign !== this.dirSign) {
             if (this.playingPeriodUs !== 0) {
                 this.playingPeriodUs = 0
+                this.pwmUntilMs = 0
                 await this.step.stop()
                 if (gen !== this.gen) return
             }
@@ -318,19 +368,31 @@ export class StepperDrive {
         if (period === 0) {
             if (this.playingPeriodUs !== 0) {
                 this.playingPeriodUs = 0
+                this.pwmUntilMs = 0
                 await this.step.stop()
             }
             return
         }
-        if (period !== this.playingPeriodUs || nowMs >= this.refreshAtMs) {
-            await this.step.play(period, this.pulseLeaseMs)
+        // Re-play on a new period, or to extend the PWM toward the lease once
+        // less than half a lease of pulses is left. Every play re-initialises
+        // the PWM timer (a cut step), so it is not sent on every command.
+        const remainingMs = this.leaseUntilMs - nowMs
+        const extend =
+            this.leaseUntilMs > this.pwmUntilMs &&
+            this.pwmUntilMs - nowMs < this.pulseLeaseMs / 2
+        if (period !== this.playingPeriodUs || extend) {
+            // the tone lasts the rest of the lease, never longer
+            const durMs = Math.floor(remainingMs)
+            if (durMs < 1) return
+            await this.step.play(period, durMs)
+            this.plays++
             if (gen !== this.gen) {
                 // a stop came in while the command was on its way
                 await this.step.stop()
                 return
             }
             this.playingPeriodUs = period
-            this.refreshAtMs = nowMs + (this.pulseLeaseMs >> 1)
+            this.pwmUntilMs = nowMs + durMs
         }
     }
 }

@@ -1,13 +1,17 @@
 /**
- * Jacdac Motor server for the plunger stepper (see ./stepper.ts for the rules).
+ * Jacdac Motor server for the plunger stepper (see ./stepper.ts for the
+ * rules), published for observers only (FAULT-9).
  *
- * Motor contract with the control core:
+ * The bus has no authentication, so a writable Motor service would let any
+ * host move the plunger (one `speed` write ≈ 1.4 mL before the next refresh).
+ * Here `speed` and `enabled` read the drive's state, and writes to them from
+ * anywhere are refused: counted in `refusedWrites`, logged, and nothing
+ * changes. The firmware's control step commands the drive directly through
+ * `StepperDrive.command(enabled, speedRatio, nowMs)` (src/hw/hw_loop.ts).
+ *
  * - `speed` −1..1, 1.0 = DRIVE_MAX_PLUNGER_MM_PER_S of plunger travel,
- *   negative retracts; 0 is a hard stop (EN disabled first);
- * - `enabled` false is a hard stop; a stop clears the speed set-point;
+ *   negative retracts; `enabled`: the drive may move (lease running);
  * - statusCode vendor code: DRIVE_* from ./stepper (1 locked, 2 no pulse output).
- * The wire format of `speed` is i1.15: +1.0 arrives as 0.99997, and NaN
- * written by a client arrives as −1 (full retract). Clients must not write NaN.
  */
 import * as ds from "@devicescript/core"
 import { Server, ServerOptions, startServer } from "@devicescript/server"
@@ -29,15 +33,24 @@ export class StepperMotorServer extends Server implements ds.MotorServerSpec {
     speed() {
         return this.drive.targetRatio
     }
-    async set_speed(value: number) {
-        await this.drive.setSpeed(value, ds.millis())
+    /** FAULT-9: refused; the drive is commanded by the control step only */
+    set_speed(value: number) {
+        this.refuse("speed")
     }
     enabled() {
         return this.drive.enabled
     }
-    async set_enabled(value: boolean) {
-        await this.drive.setEnabled(!!value)
-        if (value) await this.drive.tick(ds.millis())
+    /** FAULT-9: refused, including `false` (stops come from the control step, e-stop and lease) */
+    set_enabled(value: boolean) {
+        this.refuse("enabled")
+    }
+    /** bus writes refused so far */
+    refusedWrites = 0
+    private refuse(what: string) {
+        this.refusedWrites++
+        // a flood of writes must not flood the log (FAULT-10)
+        if (this.refusedWrites <= 3 || this.refusedWrites % 1000 === 0)
+            console.warn(`plunger drive: bus write to ${what} refused (${this.refusedWrites})`)
     }
     reversible() {
         return true
@@ -53,11 +66,19 @@ export class StepperMotorServer extends Server implements ds.MotorServerSpec {
     }
 }
 
+/** what startStepperDrive returns */
+export interface StartedStepperDrive {
+    drive: StepperDrive
+    server: StepperMotorServer
+    /** role name of a client bound to the (read-only) Motor server */
+    clientRoleName: string
+}
+
 export interface StepperDriveStartOptions extends StepperDriveOptions {
     step: StepPulseOutput
     dir: DigitalOutput
     en: DigitalOutput
-    /** ramp / lease tick, ms; default 10 */
+    /** ramp and lease-expiry tick, ms; default 10 (never renews the lease) */
     tickMs?: number
     /** if set, the drive starts locked out with this reason (EN held disabled) */
     lockReason?: string
@@ -66,11 +87,10 @@ export interface StepperDriveStartOptions extends StepperDriveOptions {
 }
 
 /**
- * Start the Motor server and its tick timer. Call at top level during boot.
- * `new ds.Motor(drive.clientRoleName)` is a client bound to it.
- * @returns the drive (for status and tests)
+ * Start the read-only Motor server and the drive's tick timer (ramp and
+ * lease expiry). Call at top level during boot.
  */
-export function startStepperDrive(o: StepperDriveStartOptions): StepperDrive {
+export function startStepperDrive(o: StepperDriveStartOptions): StartedStepperDrive {
     const drive = new StepperDrive(o.step, o.dir, o.en, o)
     if (o.lockReason) {
         drive.lockReason = o.lockReason
@@ -78,11 +98,11 @@ export function startStepperDrive(o: StepperDriveStartOptions): StepperDrive {
     }
     const server = new StepperMotorServer(drive)
     server.leadMmPerRev = o.leadMmPerRev ?? 2
-    drive.clientRoleName = startServer(server, {
+    const clientRoleName = startServer(server, {
         roleName: o.roleName ?? "plungerDrive",
     })
     setInterval(async () => {
         await drive.tick(ds.millis())
     }, o.tickMs ?? 10)
-    return drive
+    return { drive, server, clientRoleName }
 }

@@ -16,8 +16,8 @@ import { eq, fail, ok, rejects } from "./check"
 function fastChip(fake: FakeNau7802, extra?: any) {
     return new Nau7802(fake, {
         ldoSettleMs: 0,
-        powerUpTimeoutMs: 20,
-        calibrationTimeoutMs: 20,
+        powerUpTimeoutMs: 300, // generous: a loaded VM polls slowly
+        calibrationTimeoutMs: 300,
         pollMs: 1,
         ...(extra || {}),
     })

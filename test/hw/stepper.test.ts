@@ -1,6 +1,7 @@
 // Stepper drive: step frequency from the drive geometry, clamping, the
-// acceleration limit, EN-first on every stop, DIR for negative speed, and a
-// Motor role bound to the Motor server over the VM bus (BOARD-2).
+// acceleration limit, EN-first on every stop, DIR for negative speed, the
+// dead-man lease (FAULT-11), and the read-only Motor server on the VM bus
+// (FAULT-9).
 import * as ds from "@devicescript/core"
 import { describe, test } from "@devicescript/test"
 import {
@@ -17,6 +18,8 @@ import {
     stepsPerMm,
 } from "../../src/hw/stepper"
 import { startStepperDrive } from "../../src/hw/stepper_server"
+import { DRIVE_LEASE_DEFAULT_MS } from "../../src/hw/stepper"
+import { figure } from "../lib/assert"
 import { DRIVE_MAX_PLUNGER_MM_PER_S as CORE_MAX_MM_PER_S } from "../../src/core/geometry"
 import { eq, near, ok } from "./check"
 
@@ -31,17 +34,30 @@ class Rec {
     }
 }
 
+/**
+ * A fake PWM: like the C buzzer server, a play lasts `leaseMs` from when it
+ * arrives (ds.millis()) unless replaced or stopped. `pulsingAt(t)` says
+ * whether it would still be producing pulses at time t.
+ */
 class FakePulses implements StepPulseOutput {
     bound = true
+    periodUs = 0
+    untilMs = 0
     constructor(readonly rec: Rec) {}
     ready() {
         return this.bound
     }
     async play(periodUs: number, leaseMs: number) {
         this.rec.events.push(`play:${periodUs}`)
+        this.periodUs = periodUs
+        this.untilMs = ds.millis() + leaseMs
     }
     async stop() {
         this.rec.events.push("stop")
+        this.untilMs = 0
+    }
+    pulsingAt(tMs: number) {
+        return this.untilMs > tMs
     }
 }
 
@@ -66,12 +82,15 @@ function rig(options?: StepperDriveOptions) {
     return { rec, step, dir, en, drive }
 }
 
-/** run ticks every `dtMs` from `t0` for `durMs`; returns the end time */
-async function run(drive: StepperDrive, t0: number, durMs: number, dtMs: number) {
+/**
+ * A control loop: a command every `dtMs` from `t0` for `durMs` (each one
+ * renews the lease); returns the end time
+ */
+async function run(drive: StepperDrive, t0: number, durMs: number, dtMs: number, ratio: number) {
     let t = t0
     while (t < t0 + durMs) {
         t += dtMs
-        await drive.tick(t)
+        await drive.command(true, ratio, t)
     }
     return t
 }
@@ -132,61 +151,51 @@ describe("step frequency", () => {
 describe("drive sequencing", () => {
     test("BOARD-2: acceleration limit 20 mm/s^2: speed 1.0 from rest is 2 mm/s after 100 ms, 10 mm/s after 500 ms", async () => {
         const r = rig()
-        await r.drive.setEnabled(true)
-        await r.drive.setSpeed(1, 0)
-        let t = await run(r.drive, 0, 100, 10)
+        await r.drive.command(true, 1, 0)
+        let t = await run(r.drive, 0, 100, 10, 1)
         near(r.drive.velocityMmPerS, 2, 1e-9, "velocity at 100 ms")
         eq(r.drive.playingPeriodUs, stepHzToPeriodUs(3200), "period at 100 ms")
-        t = await run(r.drive, t, 400, 10)
+        t = await run(r.drive, t, 400, 10, 1)
         near(r.drive.velocityMmPerS, 10, 1e-9, "velocity at 500 ms")
         eq(r.drive.playingPeriodUs, 63, "period at full speed (16 kHz -> 62.5 -> 63 us)")
-        // a long stall between ticks does not let the ramp jump
-        await r.drive.setSpeed(0.1, t)
-        t = await run(r.drive, t, 0, 10)
-        await r.drive.tick(t + 5000)
-        near(r.drive.velocityMmPerS, 9, 1e-9, "one tick of at most maxTickMs (50 ms) of ramp")
+        // a long gap between commands does not let the ramp jump
+        await r.drive.command(true, 0.1, t + 60)
+        near(r.drive.velocityMmPerS, 9, 1e-9, "one step of at most maxTickMs (50 ms) of ramp")
     })
 
-    test("FAULT-3: enabled = false drives EN to disabled before the pulses stop, and clears the set-point", async () => {
+    test("FAULT-3: a stop command drives EN to disabled before the pulses stop, and clears the set-point", async () => {
         const r = rig()
-        await r.drive.setEnabled(true)
-        await r.drive.setSpeed(0.5, 0)
-        await run(r.drive, 0, 50, 10)
+        await r.drive.command(true, 0.5, 0)
+        await run(r.drive, 0, 50, 10, 0.5)
         ok(r.drive.playingPeriodUs > 0, "running")
         eq(r.en.level, 0, "EN enabled (active low)")
         r.rec.clear()
-        await r.drive.setEnabled(false)
+        await r.drive.command(false, 0.5, 60)
         eq(r.rec.text(), "EN=1 stop", "EN first, then stop")
         eq(r.drive.targetRatio, 0, "set-point cleared")
-        // re-enable: no motion until a new speed is written
-        await r.drive.setEnabled(true)
+        // ticks alone never start it again
         r.rec.clear()
-        await run(r.drive, 50, 50, 10)
-        eq(r.rec.text(), "", "no output activity after re-enable")
+        for (let t = 70; t < 120; t += 10) await r.drive.tick(t)
+        eq(r.rec.text(), "", "no output activity from ticks")
     })
 
     test("FAULT-3: speed 0 is a hard stop with EN first; so are a lock and a lost pulse output", async () => {
         const r = rig()
-        await r.drive.setEnabled(true)
-        await r.drive.setSpeed(-0.3, 0)
-        let t = await run(r.drive, 0, 50, 10)
+        let t = await run(r.drive, 0, 50, 10, -0.3)
         r.rec.clear()
-        await r.drive.setSpeed(0, t)
+        await r.drive.command(true, 0, t)
         eq(r.rec.text(), "EN=1 stop", "speed 0")
         eq(r.drive.velocityMmPerS, 0, "velocity")
 
-        await r.drive.setSpeed(0.3, t)
-        t = await run(r.drive, t, 50, 10)
+        t = await run(r.drive, t, 50, 10, 0.3)
         r.rec.clear()
         await r.drive.lock("test")
         eq(r.rec.text(), "EN=1 stop", "lock")
-        await r.drive.setSpeed(0.3, t)
-        t = await run(r.drive, t, 50, 10)
+        t = await run(r.drive, t, 50, 10, 0.3)
         eq(r.en.level, 1, "locked drive keeps EN disabled")
         r.drive.unlock()
 
-        await r.drive.setSpeed(0.3, t)
-        t = await run(r.drive, t, 50, 10)
+        t = await run(r.drive, t, 50, 10, 0.3)
         ok(r.drive.playingPeriodUs > 0, "running again")
         r.step.bound = false
         r.rec.clear()
@@ -198,9 +207,7 @@ describe("drive sequencing", () => {
 
     test("BOARD-2: negative speed sets DIR to retract before the first pulse; a reversal stops, flips DIR, then restarts", async () => {
         const r = rig({ accelMmPerS2: 100 })
-        await r.drive.setEnabled(true)
-        await r.drive.setSpeed(-0.1, 0)
-        let t = await run(r.drive, 0, 20, 10)
+        let t = await run(r.drive, 0, 20, 10, -0.1)
         const ev = r.rec.events
         const dirAt = ev.indexOf("DIR=0")
         const playAt = ev.indexOf("play:" + stepHzToPeriodUs(1600))
@@ -210,9 +217,8 @@ describe("drive sequencing", () => {
         eq(r.drive.stepHz(), -1600, "signed step rate")
 
         r.rec.clear()
-        await r.drive.setSpeed(0.1, t)
-        t = await run(r.drive, t, 60, 10)
-        // -1 mm/s -> 0 in one 10 ms tick at 100 mm/s^2, then DIR=1, then play
+        t = await run(r.drive, t, 60, 10, 0.1)
+        // -1 mm/s -> 0 in one 10 ms step at 100 mm/s^2, then DIR=1, then play
         const e2 = r.rec.events
         const stopAt = e2.indexOf("stop")
         const flipAt = e2.indexOf("DIR=1")
@@ -226,31 +232,89 @@ describe("drive sequencing", () => {
     test("BOARD-2: EN and DIR polarity are configurable", async () => {
         const r = rig({ enableActiveLow: false, dirInverted: true })
         eq(r.en.level, 0, "boot: active-high EN held low")
-        await r.drive.setEnabled(true)
-        await r.drive.setSpeed(0.2, 0)
-        await run(r.drive, 0, 20, 10)
+        await run(r.drive, 0, 20, 10, 0.2)
         eq(r.en.level, 1, "enabled: EN high")
         eq(r.dir.level, 0, "forward with inverted DIR: low")
-        await r.drive.setSpeed(0, 30)
+        await r.drive.command(true, 0, 30)
         eq(r.en.level, 0, "stopped: EN low")
     })
+})
 
-    test("BOARD-2: at constant speed the PWM command is re-sent only to renew its lease", async () => {
-        const r = rig({ pulseLeaseMs: 200, accelMmPerS2: 1000 })
-        await r.drive.setEnabled(true)
-        await r.drive.setSpeed(0.25, 0)
-        let t = await run(r.drive, 0, 50, 10)
+describe("dead man", () => {
+    test("FAULT-11: a lease above 100 ms is refused; the default is 80 ms", () => {
+        eq(DRIVE_LEASE_DEFAULT_MS, 80, "default lease")
+        eq(rig().drive.pulseLeaseMs, 80, "drive lease")
+        let threw = false
+        try {
+            rig({ pulseLeaseMs: 2000 })
+        } catch (e) {
+            threw = true
+        }
+        ok(threw, "2000 ms lease refused")
+    })
+
+    test("FAULT-11: at 80 commands/s the PWM is re-played only to extend the lease, never past the last command + 80 ms", async () => {
+        const r = rig({ accelMmPerS2: 1000 })
+        let t = await run(r.drive, 0, 50, 12.5, 0.25)
         r.rec.clear()
-        t = await run(r.drive, t, 500, 10)
-        let plays = 0
-        for (const e of r.rec.events) if (e === "play:250") plays++
-        eq(plays, 5, "plays in 500 ms with a 200 ms lease (renewed every 100 ms)")
-        eq(r.rec.events.length, plays, "nothing else")
+        const plays0 = r.drive.plays
+        t = await run(r.drive, t, 1000, 12.5, 0.25)
+        const plays = r.drive.plays - plays0
+        figure("hw_drive_pwm_replays_per_s", plays, "1/s")
+        // one play per ~half lease (40 ms): about 25/s, not 80/s
+        ok(plays >= 15 && plays <= 30, `plays in 1 s: ${plays}`)
+        ok(r.drive.pwmUntilMs <= r.drive.lastCommandMs + DRIVE_LEASE_DEFAULT_MS, "PWM never outlives the lease")
+        eq(r.drive.leaseUntilMs, r.drive.lastCommandMs + 80, "lease = last command + 80 ms")
+    })
+
+    test("FAULT-11: commands stop -> pulses stop <= 100 ms after the last one, and the tick disables EN", async () => {
+        const r = rig({ accelMmPerS2: 1000 })
+        // real time: the fake PWM runs on ds.millis(), like the C buzzer
+        let last = 0
+        for (let i = 0; i < 40; ++i) {
+            last = ds.millis()
+            await r.drive.command(true, 0.3, last)
+            await ds.sleep(12)
+        }
+        ok(r.step.pulsingAt(ds.millis()), "pulsing while commanded")
+        // the control loop goes silent; only the drive's own 10 ms tick runs
+        let stoppedAt = -1
+        let enOffAt = -1
+        while (ds.millis() - last < 300) {
+            await ds.sleep(5)
+            const now = ds.millis()
+            await r.drive.tick(now)
+            if (stoppedAt < 0 && !r.step.pulsingAt(now)) stoppedAt = now
+            if (enOffAt < 0 && r.en.level === 1) enOffAt = now
+        }
+        const pulsesMs = r.step.untilMs === 0 ? stoppedAt - last : Math.min(stoppedAt, r.step.untilMs) - last
+        figure("hw_lease_pulses_stop_after_last_command_ms", pulsesMs, "ms")
+        figure("hw_lease_en_off_after_last_command_ms", enOffAt - last, "ms")
+        // the PWM's own end time (the C side, even with the VM stalled)
+        ok(r.step.untilMs === 0 || r.step.untilMs - last <= 100, `PWM end ${r.step.untilMs - last} ms after the last command`)
+        // observed stop time depends on the loaded VM's polling: a figure, not a bound
+        ok(stoppedAt > 0, "pulses stopped")
+        ok(enOffAt > 0, "EN disabled by the lease expiry")
+        ok(r.drive.leaseExpiries >= 1, "expiry counted")
+        eq(r.drive.targetRatio, 0, "set-point dropped")
+    })
+
+    test("FAULT-11: a stalled VM (no ticks either): the PWM plays out its lease and stops by itself", async () => {
+        const r = rig({ accelMmPerS2: 1000 })
+        const t0 = ds.millis()
+        await r.drive.command(true, 0.3, t0)
+        await ds.sleep(12)
+        const last = ds.millis()
+        await r.drive.command(true, 0.3, last)
+        // nothing runs now: no command, no tick
+        ok(r.step.untilMs - last <= DRIVE_LEASE_DEFAULT_MS, `PWM end ${r.step.untilMs - last} ms after the last command`)
+        await ds.sleep(120)
+        ok(!r.step.pulsingAt(ds.millis()), "no pulses 120 ms later")
     })
 })
 
 describe("motor on the bus", () => {
-    test("BOARD-2: a Motor role binds to the stepper's Motor server; speed 0.5 -> 8 kHz; enabled=false -> EN first", async () => {
+    test("FAULT-9: a host's Motor speed/enabled writes are refused and change nothing; the registers read the drive", async () => {
         eq(busDrive.clientRoleName, "plungerDrive[app:0]", "role name")
         let waited = 0
         while (!motorRole.isBound && waited < 3000) {
@@ -258,24 +322,33 @@ describe("motor on the bus", () => {
             waited += 50
         }
         ok(motorRole.isBound, "role bound")
+        busRec.clear()
         await motorRole.enabled.write(true)
         await motorRole.speed.write(0.5)
         await ds.sleep(200)
-        eq(busDrive.playingPeriodUs, 125, "period (8 kHz)")
-        eq(busEn.level, 0, "EN enabled")
-        near(await motorRole.speed.read(), 0.5, 1e-3, "speed register")
-        busRec.clear()
-        await motorRole.enabled.write(false)
-        await ds.sleep(50)
-        eq(busRec.events[0], "EN=1", "EN first")
-        eq(busRec.events[1], "stop", "then stop")
-        eq(busDrive.playingPeriodUs, 0, "stopped")
-        await motorRole.enabled.write(true)
-        await motorRole.speed.write(-1)
-        await ds.sleep(200)
-        ok(busDrive.stepHz() < -15000, `full retract: ${busDrive.stepHz()} Hz`)
+        eq(busDrive.drive.playingPeriodUs, 0, "no pulses")
+        eq(busEn.level, 1, "EN still disabled")
+        eq(busDrive.drive.targetRatio, 0, "set-point")
+        eq(busDrive.server.refusedWrites, 2, "refused writes")
+        eq(busRec.text(), "", "no output activity")
+        // the firmware's own path runs it; the registers show it to observers
+        for (let i = 0; i < 10; ++i) {
+            await busDrive.drive.command(true, 0.5, ds.millis())
+            await ds.sleep(10)
+        }
+        eq(busDrive.drive.playingPeriodUs, 125, "period (8 kHz) from the control path")
+        near(await motorRole.speed.read(), 0.5, 1e-3, "speed register reads the drive")
+        // a host cannot stop it either (stops go through the injector's pause/abort)
         await motorRole.speed.write(0)
-        await ds.sleep(50)
-        eq(busEn.level, 1, "speed 0: EN disabled")
+        await motorRole.enabled.write(false)
+        // the control loop keeps commanding meanwhile (a 100 ms pause would let the lease expire)
+        for (let i = 0; i < 10; ++i) {
+            await busDrive.drive.command(true, 0.5, ds.millis())
+            await ds.sleep(10)
+        }
+        eq(busDrive.server.refusedWrites, 4, "refused writes")
+        ok(busDrive.drive.playingPeriodUs === 125, "still the control path's speed")
+        await busDrive.drive.command(false, 0, ds.millis())
+        eq(busEn.level, 1, "control path stop: EN disabled")
     })
 })
