@@ -67,7 +67,8 @@ describe("scenario files (SIM-2, SIM-3)", () => {
         assert.ok(scs.some(s => s.leaks?.length && !s.actions.some(a => a.do === "leakSeen")), "unnoticed leak")
         assert.ok(scs.some(s => s.blockage), "blockage")
         assert.ok(scs.some(s => (s.vertebra?.tumorFactor ?? 1) > 3), "metastatic body")
-        assert.ok(scs.some(s => (s.cement?.mixedAtS ?? 0) < -480), "late cement")
+        // late: past the setting warning (420 s); arming past the 480 s working limit is refused (FLOW-3)
+        assert.ok(scs.some(s => (s.cement?.mixedAtS ?? 0) < -420), "late cement")
         const faultKinds = new Set(scs.flatMap(s => (s.faults ?? []).map(f => f.kind)))
         // the campaign's fault kinds (encoderReset/Scale, handMove, loadCellLow) are covered by sim/test/campaign.test.ts
         const campaignOnly = ["encoderReset", "encoderScale", "handMove", "loadCellLow"]

@@ -25,6 +25,9 @@ export class EncoderSense {
     slackMl = 0
     /** how much backward motion the current retraction may still credit, mL */
     private creditLeftMl = 0
+    /** the stop's latency tail: more credit, until tailUntilMs */
+    private tailMl = 0
+    private tailUntilMs = 0
     /** signed encoder travel of this step, mL */
     stepMl = 0
     /** FAULT-2: the last step's move was implausible */
@@ -43,8 +46,19 @@ export class EncoderSense {
         this.creditLeftMl = SLACK_TOLERANCE_ML
     }
 
+    /**
+     * The retraction was told to stop: the drive may still be executing it
+     * for up to `forMs` (the stop's latency to the drive), by at most `ml`
+     * more. That tail earns credit only until then.
+     */
+    allowTail(tMs: number, ml: number, forMs: number) {
+        this.tailMl = ml
+        this.tailUntilMs = tMs + forMs
+    }
+
     endRetraction() {
         this.creditLeftMl = 0
+        this.tailMl = 0
     }
 
     /**
@@ -102,8 +116,13 @@ export class EncoderSense {
             fwd -= take
             if (counting) this.deliveredMl += fwd
         } else if (d < 0 && !this.jumped) {
-            const credit = Math.min(-ml, this.creditLeftMl)
+            let credit = Math.min(-ml, this.creditLeftMl)
             this.creditLeftMl -= credit
+            if (credit < -ml && this.tailMl > 0 && tMs <= this.tailUntilMs) {
+                const t = Math.min(-ml - credit, this.tailMl)
+                this.tailMl -= t
+                credit += t
+            }
             this.slackMl += credit
         }
         if (driveOn) {

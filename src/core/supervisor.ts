@@ -470,7 +470,14 @@ export class Supervisor {
 
     /** A leak pause (LEAK-5 counts it; the leak-limit check ends the level). */
     leakPause(now: number, reason: Reason) {
-        this.lvl.leakPauses++
+        const l = this.lvl
+        l.leakPauses++
+        if (l.leakPauses >= this.cfg.maxLeakPauses && !l.leakLimitOverride) {
+            // LEAK-5: the limit's leak ends the level at once (the check latches next step)
+            l.pauses++
+            this.endLevel(now, State.Aborted, Reason.LeakLimit)
+            return
+        }
         this.pause(now, reason)
     }
 
@@ -580,9 +587,10 @@ export class Supervisor {
             const maxMs = (cfg.retractMaxMl / speed) * 60000 * 2 + 500
             if (relieved || d.retractedMl >= limitMl || now - d.retractStartMs > maxMs) {
                 d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
-                // the credit stays open (bounded by what was commanded + 0.02 mL) until
-                // the next advance: the drive's last commanded motion reaches the
-                // encoder after the stop command (bus latency), and is the drive's own
+                // VOL-6: the credit stays open (what was commanded + 0.02 mL) until the
+                // next advance, and the drive may run on until the stop reaches it (bus
+                // latency): that tail is credited only within retractStallLagMs
+                this.enc.allowTail(now, (speed * cfg.retractStallLagMs) / 60000, cfg.retractStallLagMs)
                 this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 0) // µL
             }
         }
