@@ -154,4 +154,24 @@ describe("issue 8 hazards", () => {
         eq(r.countEvents(EventKind.Alarm, Reason.LowCement), 1, `low cement warned: ${r.sup.remainingCementMl()} mL left < 5 mL cap`)
     })
 
+
+    test("FLOW-2 (hazard 12): a 1 mL syringe's retraction is capped at the drive's top speed; a leak pause ends in a hold, not fault(stall)", async () => {
+        const r = new Rig()
+        r.plant.boreMm = SYRINGES[0].boreMm
+        r.plant.frictionN = SYRINGES[0].frictionN
+        r.step(true)
+        eq(r.cmd(Op.SetSyringe, 0).reject, Reject.Ok, "1 mL syringe")
+        await r.startInjecting("C2", 3)
+        await r.run(5000)
+        r.cmd(Op.LeakSeen)
+        let fastest = 0
+        await r.run(3000, () => {
+            if (-r.last.flowMlPerMin > fastest) fastest = -r.last.flowMlPerMin
+            return false
+        })
+        eq(r.sup.state, State.Paused, "paused (before: fault(stall))")
+        eq(r.sup.reason, Reason.LeakSeen, "leak seen")
+        atMost(fastest, r.sup.maxFlowMlPerMin() + 1e-9, "retraction flow, mL/min (drive top speed on a 1 mL bore)")
+        figure("hazard 12: 1 mL retraction flow (30 mL/min asked, drive top speed)", fastest, "mL/min")
+    })
 })
