@@ -6,6 +6,8 @@ import { DRIVE_MAX_PLUNGER_MM_PER_S, ENCODER_COUNTS_PER_MM } from "./geometry"
 export interface Config {
     /** PRS-2 absolute over-pressure, Pa (P); never above the default */
     overpressurePa: number
+    /** PRS-2 the over-pressure check looks this far ahead along the pressure's slope, ms (one sample + latency) */
+    overpressureLeadMs: number
     /** PRS-3 rise-rate cutoff, Pa/s (P) */
     riseRatePaPerS: number
     /** PRS-3 consecutive samples above the cutoff */
@@ -87,6 +89,7 @@ export interface Config {
 export function defaultConfig(): Config {
     return {
         overpressurePa: 3.5e6,
+        overpressureLeadMs: 40,
         riseRatePaPerS: 0.5e6,
         riseSamples: 3,
         riseArmMs: 1000,

@@ -350,7 +350,11 @@ export class Supervisor {
         this.view.blockage =
             ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded)
         this.leakDrop = this.leak.add(now, p)
-        this.view.overpressure = this.drive.mode === Motion.Advance && p > this.cfg.overpressurePa
+        // PRS-2: stop where the pressure will be when the stop takes effect (one
+        // sample + the command's way to the drive), like the cap's lookahead
+        const rising = finite(this.rate.ratePaPerS) && this.rate.ratePaPerS > 0 ? this.rate.ratePaPerS : 0
+        const leadPa = (rising * this.cfg.overpressureLeadMs) / 1000
+        this.view.overpressure = this.drive.mode === Motion.Advance && p + leadPa > this.cfg.overpressurePa
     }
 
     private evaluate(now: number) {
