@@ -12,7 +12,7 @@ const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
         jobs: { type: "string", short: "j", default: "2" },
-        timeout: { type: "string", short: "T", default: "240000" },
+        timeout: { type: "string", short: "T", default: "600000" },
         verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
     },

@@ -1,10 +1,13 @@
 // Binds the control core to Jacdac roles. Nothing here decides anything:
-// sensor values go into Supervisor.step(), its motor command goes out to
-// the Motor role from the same step, events go out through the server.
+// sensor values and input levels go into Supervisor.step(); what it returns
+// is forwarded: the motor command to the Motor role from the same step, the
+// sample to telemetry, events and answers through the server, the snapshot
+// to flash. Nothing here queues per command (FAULT-10): the server's outbox
+// is the one bounded queue.
 import * as ds from "@devicescript/core"
-import { CoreEvent, Inputs, Op, Source, State, Supervisor } from "./core"
+import { Inputs, State, StepOutput, Supervisor } from "./core"
 import { InjectorServer } from "./server"
-import { loadCalibration, loadLevel, saveCalibration, saveLevel } from "./persist"
+import { loadSnapshot, saveSnapshot } from "./persist"
 
 /** The roles the control code talks to; hardware or simulator behind them. */
 export interface InjectorIO {
@@ -41,6 +44,8 @@ export const TEL_MAX_BATCH = 10
 const SPEED_MIN_INTERVAL_MS = 100
 /** Motor registers are re-sent this often in case a write was lost. */
 const MOTOR_REFRESH_MS = 500
+/** A WeightScale without a readable full scale: the board's cell (src/hw/hwconfig.ts), kg. */
+const DEFAULT_FULL_SCALE_KG = 200
 
 export class InjectorApp {
     sup: Supervisor
@@ -50,20 +55,30 @@ export class InjectorApp {
         tMs: 0,
         newSample: false,
         loadCellKg: NaN,
+        loadCellSaturated: false,
         encoderCount: 0,
         encoderPresent: false,
         estop: false,
         estopPresent: false, // fail-safe until the e-stop input is bound
+        pedal: false,
+        confirmPressed: false,
     }
+    // input levels (FAULT-12): read at bind, kept current by reading reports and edges
     estopDown = false
     estopBound = false
+    pedalDown = false
+    confirmDown = false
     encoderSeen = false
+    /** the load cell's own full scale, kg (its maxReading register); at it the cell is saturated */
+    fullScaleKg = DEFAULT_FULL_SCALE_KG
     steps = 0
     samples = 0
     /** diagnostics: longest gap between load-cell samples seen, ms */
     maxSampleGapMs = 0
+    /** diagnostics: longest control step (step() call), ms */
+    maxStepMs = 0
     private lastSampleMs = 0
-    // the latest motor command (copied out of the supervisor)
+    // the latest motor command (copied out of the step output)
     cmdEnabled = false
     cmdSpeed = 0
     // what the motor was last sent
@@ -72,6 +87,8 @@ export class InjectorApp {
     private speedSentMs = 0
     private refreshedMs = 0
     pumpingMotor = false
+    private stopping = false
+    persistDue = false
     // telemetry batch
     private telN = 0
     private telT0 = 0
@@ -91,43 +108,72 @@ export class InjectorApp {
     /** One control step; the motor command is sent from this step. */
     async step(newSample: boolean, kg: number) {
         const inp = this.inp
-        inp.tMs = ds.millis()
+        const t0 = ds.millis()
+        inp.tMs = t0
         inp.newSample = newSample
         if (newSample) {
             if (this.samples > 0 && inp.tMs - this.lastSampleMs > this.maxSampleGapMs)
                 this.maxSampleGapMs = inp.tMs - this.lastSampleMs
             this.lastSampleMs = inp.tMs
             inp.loadCellKg = kg
+            // PRS-5: the cell's own status: a reading at its full scale is saturated
+            inp.loadCellSaturated = kg >= this.fullScaleKg * 0.999
             this.samples++
         }
         inp.encoderPresent = this.encoderSeen && this.io.encoder.isBound
         inp.estop = this.estopDown
         inp.estopPresent = this.estopBound
+        inp.pedal = this.pedalDown
+        inp.confirmPressed = this.confirmDown
+        this.confirmDown = false
         this.server.estopActive = inp.estop || !inp.estopPresent
-        const cmd = this.sup.step(inp)
+        const out = this.sup.step(inp)
         this.steps++
-        this.cmdEnabled = cmd.enabled
-        this.cmdSpeed = cmd.speedRatio
+        this.forward(out)
+        const took = ds.millis() - t0
+        if (took > this.maxStepMs) this.maxStepMs = took
+    }
+
+    /** Forwards one step's output: motor, events, answers, telemetry, persistence. */
+    private forward(out: StepOutput) {
+        this.cmdEnabled = out.motor.enabled
+        this.cmdSpeed = out.motor.speedRatio
         // events and answers go to the server's bounded outbox (never waits)
-        const evs = this.sup.drainEvents()
-        for (let i = 0; i < evs.length; ++i) this.server.post(evs[i])
-        const ans = this.sup.drainAnswers()
-        for (let i = 0; i < ans.length; ++i) this.server.postAnswer(ans[i])
+        for (let i = 0; i < out.events.length; ++i) this.server.post(out.events[i])
+        for (let i = 0; i < out.answers.length; ++i) this.server.postAnswer(out.answers[i])
+        if (out.persist) this.persistDue = true
         // bus sends run in their own fibers: a control step never waits on
         // the bus (the VM sends ~50 packets/s; a step that waited for a send
         // delayed the next samples past the 50 ms stale limit)
         const self = this
+        if (!out.motor.enabled && this.sentEnabled !== 0 && this.pumpingMotor && !this.stopping) {
+            // a stop never waits behind a refresh the pump is sending
+            async function st() {
+                await self.stopNow()
+            }
+            st.start()
+        }
         if (!this.pumpingMotor) {
             async function pm() {
                 await self.pumpMotor()
             }
             pm.start()
         }
-        if (this.sampleTelemetry() && !this.sendingTel) {
+        if (this.sampleTelemetry(out) && !this.sendingTel) {
             async function tl() {
                 await self.sendTelemetry()
             }
             tl.start()
+        }
+    }
+
+    private async stopNow() {
+        this.stopping = true
+        try {
+            this.sentEnabled = 0
+            await this.io.motor.enabled.write(false)
+        } finally {
+            this.stopping = false
         }
     }
 
@@ -180,8 +226,8 @@ export class InjectorApp {
      * so sampling keeps its rate even when the watchdog timer lags). Returns
      * true when a batch is ready to send (TEL-2).
      */
-    sampleTelemetry(): boolean {
-        const now = ds.millis()
+    sampleTelemetry(out: StepOutput): boolean {
+        const now = out.sample.tMs
         const s = this.sup.state
         const active = s === State.Injecting || s === State.Paused || this.cmdEnabled
         const period = active ? TEL_ACTIVE_MS : TEL_IDLE_MS
@@ -200,11 +246,12 @@ export class InjectorApp {
             this.telT0 = now
             this.telPeriod = period
         }
-        this.telVals.push(this.sup.deliveredMl())
-        this.telVals.push(this.sup.pressurePa)
-        this.telVals.push(this.sup.forceN)
-        this.telVals.push(this.sup.measuredFlowMlPerMin)
-        this.telVals.push(this.cmdSpeed)
+        const sm = out.sample
+        this.telVals.push(sm.deliveredMl)
+        this.telVals.push(sm.pressurePa)
+        this.telVals.push(sm.forceN)
+        this.telVals.push(sm.flowMlPerMin)
+        this.telVals.push(sm.speedRatio)
         this.telN++
         return this.telN >= (active ? TEL_BATCH : 1)
     }
@@ -225,25 +272,30 @@ export class InjectorApp {
         }
     }
 
-    /** A local input (leak pedal). */
-    async local(op: Op) {
-        this.sup.command(ds.millis(), { op }, Source.Local)
+    /** The local confirm button went down: consumed by the next step. */
+    async confirmPressed() {
+        this.confirmDown = true
         await this.step(false, NaN)
     }
 
-    /** The local confirm button; on a latched fault with nothing pending it is the local reset. */
-    async confirmPressed() {
-        const now = ds.millis()
-        if (this.sup.pendingOp() === 0 && this.sup.state === State.Fault)
-            this.sup.command(now, { op: Op.ClearFault }, Source.Local)
-        else this.sup.confirmPressed(now)
-        await this.step(false, NaN)
+    async persist() {
+        if (!this.persistDue) return
+        this.persistDue = false
+        const snap = this.sup.snapshot(ds.millis())
+        this.sup.persisted()
+        await saveSnapshot(snap)
     }
 }
 
 async function onSample(app: InjectorApp, kg: any) {
     // a malformed sample decodes to something that is not a number
     await app.step(true, typeof kg === "number" ? kg : NaN)
+}
+
+/** FAULT-12: a button's level from its reading register (pressure 0..1). */
+async function readLevel(b: ds.Button): Promise<boolean> {
+    const v = await b.reading.read()
+    return typeof v === "number" && v > 0.5
 }
 
 function wire(app: InjectorApp) {
@@ -255,8 +307,11 @@ function wire(app: InjectorApp) {
         await onSample(app, kg)
     })
     io.loadCell.binding().subscribe(async (bound: boolean) => {
-        // ask for 80 Hz samples
-        if (bound) await io.loadCell.streamingInterval.write(12)
+        if (!bound) return
+        // ask for 80 Hz samples; learn the cell's full scale (PRS-5)
+        await io.loadCell.streamingInterval.write(12)
+        const fs = await io.loadCell.maxReading.read()
+        if (typeof fs === "number" && fs > 0) app.fullScaleKg = fs
     })
     io.encoder.reading.subscribe((c: number) => {
         app.inp.encoderCount = c
@@ -265,9 +320,14 @@ function wire(app: InjectorApp) {
     io.encoder.binding().subscribe((bound: boolean) => {
         if (!bound) app.encoderSeen = false
     })
+    // FAULT-12: e-stop and pedal by level: read at bind, kept by reports and edges
     io.estop.binding().subscribe(async (bound: boolean) => {
         app.estopBound = bound
+        if (bound) app.estopDown = await readLevel(io.estop)
         await app.step(false, NaN)
+    })
+    io.estop.reading.subscribe(async (v: number) => {
+        app.estopDown = v > 0.5
     })
     io.estop.down.subscribe(async () => {
         app.estopDown = true
@@ -277,8 +337,19 @@ function wire(app: InjectorApp) {
         app.estopDown = false
         await app.step(false, NaN)
     })
+    io.leakPedal.binding().subscribe(async (bound: boolean) => {
+        app.pedalDown = bound ? await readLevel(io.leakPedal) : false
+        await app.step(false, NaN)
+    })
+    io.leakPedal.reading.subscribe(async (v: number) => {
+        app.pedalDown = v > 0.5
+    })
     io.leakPedal.down.subscribe(async () => {
-        await app.local(Op.LeakSeen)
+        app.pedalDown = true
+        await app.step(false, NaN)
+    })
+    io.leakPedal.up.subscribe(async () => {
+        app.pedalDown = false
     })
     io.confirm.down.subscribe(async () => {
         await app.confirmPressed()
@@ -296,20 +367,14 @@ function wire(app: InjectorApp) {
     }, WATCHDOG_MS)
     // persistence, off the control path
     ds.setInterval(async () => {
-        const sup = app.sup
-        if (!sup.persistDue) return
-        sup.persisted()
-        await saveLevel(sup.snapshotLevel())
-        await saveCalibration(sup.snapshotCalibration())
+        await app.persist()
     }, 100)
 }
 
 /** Boot: restore persisted state (never lands in injecting), then run. */
 export async function runInjector(server: InjectorServer, io?: InjectorIO): Promise<InjectorApp> {
     const app = new InjectorApp(server, io ? io : busIO())
-    const cal = await loadCalibration()
-    const lvl = await loadLevel()
-    server.sup.restore(ds.millis(), cal, lvl)
+    server.sup.restore(ds.millis(), await loadSnapshot())
     wire(app)
     await app.step(false, NaN)
     return app

@@ -3,10 +3,11 @@
 // names, one record per key, each with a checksum so a torn or corrupt write
 // reads as "missing" rather than as wrong numbers.
 import { readSetting, writeSetting } from "@devicescript/settings"
-import { CalibrationSnapshot, LevelSnapshot } from "./core"
+import { CalibrationSnapshot, LevelSnapshot, SetupSnapshot, Snapshot, THRESHOLDS } from "./core"
 
 export const KEY_CAL = "inj.cal"
 export const KEY_LEVEL = "inj.lvl"
+export const KEY_SETUP = "inj.set"
 
 /**
  * Polynomial hash of the text, kept below 2^24 so it stays exact in plain
@@ -43,35 +44,60 @@ export function decodeCalibration(v: any): CalibrationSnapshot {
 }
 
 export function encodeLevel(l: LevelSnapshot): number[] {
-    return seal([l.level, l.capMl, l.deliveredMl, l.state, l.pauses, l.leakPauses, l.overrides])
+    return seal([l.level, l.capMl, l.deliveredMl, l.state, l.ended, l.pauses, l.leakPauses, l.overrides, l.leakLimitOverride])
 }
 
 export function decodeLevel(v: any): LevelSnapshot {
-    const f = unseal(v, 7)
+    const f = unseal(v, 9)
     if (!f) return null
     return {
         level: f[0],
         capMl: f[1],
         deliveredMl: f[2],
         state: f[3],
-        pauses: f[4],
-        leakPauses: f[5],
-        overrides: f[6],
+        ended: f[4],
+        pauses: f[5],
+        leakPauses: f[6],
+        overrides: f[7],
+        leakLimitOverride: f[8],
     }
 }
 
-export async function loadCalibration(): Promise<CalibrationSnapshot> {
-    return decodeCalibration(await readSetting(KEY_CAL, null))
+/** Rounded so the record stays well under the store's ~200 B per value. */
+function r4(v: number): number {
+    return Math.round(v * 10000) / 10000
 }
 
-export async function loadLevel(): Promise<LevelSnapshot> {
-    return decodeLevel(await readSetting(KEY_LEVEL, null))
+export function encodeSetup(s: SetupSnapshot): number[] {
+    const f = [s.syringe, r4(s.flowMlPerMin), Math.floor(s.cementAgeS), r4(s.preparedMl), r4(s.usedMl)]
+    for (let i = 0; i < s.thresholds.length; ++i) f.push(r4(s.thresholds[i]))
+    return seal(f)
 }
 
-export async function saveCalibration(c: CalibrationSnapshot) {
-    await writeSetting(KEY_CAL, encodeCalibration(c))
+export function decodeSetup(v: any): SetupSnapshot {
+    const n = 5 + THRESHOLDS.length
+    const f = unseal(v, n)
+    if (!f) return null
+    return {
+        syringe: f[0],
+        flowMlPerMin: f[1],
+        cementAgeS: f[2],
+        preparedMl: f[3],
+        usedMl: f[4],
+        thresholds: f.slice(5),
+    }
 }
 
-export async function saveLevel(l: LevelSnapshot) {
-    await writeSetting(KEY_LEVEL, encodeLevel(l))
+export async function loadSnapshot(): Promise<Snapshot> {
+    return {
+        cal: decodeCalibration(await readSetting(KEY_CAL, null)),
+        level: decodeLevel(await readSetting(KEY_LEVEL, null)),
+        setup: decodeSetup(await readSetting(KEY_SETUP, null)),
+    }
+}
+
+export async function saveSnapshot(s: Snapshot) {
+    await writeSetting(KEY_LEVEL, encodeLevel(s.level))
+    await writeSetting(KEY_SETUP, encodeSetup(s.setup))
+    await writeSetting(KEY_CAL, encodeCalibration(s.cal))
 }

@@ -61,22 +61,22 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         return this.sup.reason
     }
     level() {
-        return this.sup.level < 0 ? 255 : this.sup.level
+        return this.sup.lvl.level < 0 ? 255 : this.sup.lvl.level
     }
     volume() {
         return this.sup.deliveredMl()
     }
     cap() {
-        return this.sup.capMl
+        return this.sup.lvl.capMl
     }
     fillFraction() {
         return this.sup.fillFraction()
     }
     pressure() {
-        return this.sup.pressurePa
+        return this.sup.pressurePa()
     }
     force() {
-        return this.sup.forceN
+        return this.sup.forceN()
     }
     flow() {
         return this.sup.measuredFlowMlPerMin
@@ -85,10 +85,10 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         return this.sup.cementAgeS(ds.millis())
     }
     pauseCount() {
-        return this.sup.pauses
+        return this.sup.lvl.pauses
     }
     leakCount() {
-        return this.sup.leakPauses
+        return this.sup.lvl.leakPauses
     }
     flags() {
         const s = this.sup
@@ -101,7 +101,7 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         return this.lastRejectCode
     }
     eventsLost() {
-        return Math.min(0xffff, this.eventsDropped + this.sup.answersDropped)
+        return Math.min(0xffff, this.eventsDropped + this.sup.desk.dropped + this.sup.eventsDropped)
     }
 
     // ---- commands: every one goes through the supervisor's validation.
@@ -197,11 +197,11 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
         const v: any[] = [
             this.seq,
             t0Ms,
-            s.capMl,
+            s.lvl.capMl,
             s.fillFraction(),
             s.cementAgeS(ds.millis()),
-            s.pauses,
-            s.leakPauses,
+            s.lvl.pauses,
+            s.lvl.leakPauses,
             periodMs,
             this.flags(),
             s.state as number as ds.CementInjectorState,
@@ -242,7 +242,7 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
                 pkt = this.evInfo.encode([e.a, e.reason])
                 break
             case EventKind.LevelRecord: {
-                const r: LevelRecord = this.sup.lastRecord
+                const r: LevelRecord = this.sup.lastRecord()
                 if (r) {
                     pkt = this.evRecord.encode([
                         r.capMl,

@@ -5,7 +5,7 @@ import { describe, test } from "@devicescript/test"
 // executed twice, and a confirm authorises exactly the command it was shown
 // for (FAULT-8).
 import { Op, Outcome, Reject, Source, State, Threshold } from "../src/core"
-import { Rig } from "./lib/rig"
+import { Rig, sleepTick } from "./lib/rig"
 import { eq, ok } from "./lib/assert"
 
 function host(r: Rig, op: Op, id: number, a?: number, b?: number) {
@@ -27,10 +27,10 @@ describe("command contract", () => {
             const again = host(r, Op.LeakSeen, 41)
             eq(again.outcome, Outcome.Executed, "retry answered with the first outcome")
         }
-        eq(r.sup.leakPauses, 1, "one leak pause, not five")
+        eq(r.sup.lvl.leakPauses, 1, "one leak pause, not five")
         eq(r.sup.state, State.Paused, "still paused, not aborted at the leak limit")
         // every answer went out (first + 4 retries)
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         eq(ans.length, 5, "an answer per copy received")
         for (let i = 0; i < ans.length; ++i) eq(ans[i].id, 41, "answer carries the id")
     })
@@ -44,7 +44,7 @@ describe("command contract", () => {
         eq(r.sup.confirmPressed(r.tMs), Reject.Ok, "confirm")
         r.step(false)
         eq(r.sup.state, State.Injecting, "started")
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         eq(ans.length, 2, "pending + executed")
         eq(ans[1].outcome, Outcome.Executed, "executed at the press")
         eq(ans[1].state, State.Injecting, "answer carries the new state")
@@ -56,7 +56,8 @@ describe("command contract", () => {
         eq(r.sup.state, State.Paused, "retry did not resume")
     })
 
-    test("FAULT-8: a second risk-adding command while one is pending is refused Busy, never swapped in", () => {
+    test("FAULT-8: a second risk-adding command while one is pending is refused Busy, never swapped in", async () => {
+        await sleepTick()
         const r = new Rig()
         r.prepare("C2")
         r.cmd(Op.Disarm)
@@ -79,13 +80,14 @@ describe("command contract", () => {
         eq(r.sup.pendingOp(), 0, "leak-seen cancelled the pending resume")
         eq(r.sup.confirmPressed(r.tMs), Reject.NothingToConfirm, "a late press resumes nothing")
         eq(r.sup.state, State.Paused, "still paused")
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         let cancelled = false
         for (let i = 0; i < ans.length; ++i) if (ans[i].id === 90 && ans[i].outcome === Outcome.Cancelled) cancelled = true
         ok(cancelled, "resume answered cancelled")
     })
 
-    test("FAULT-6: a rejection is answered with the reason and the allowed range", () => {
+    test("FAULT-6: a rejection is answered with the reason and the allowed range", async () => {
+        await sleepTick()
         const r = new Rig()
         r.step(true)
         const a = host(r, Op.SetFlow, 3, 12)
@@ -103,8 +105,8 @@ describe("command contract", () => {
             r.sup.command(r.tMs, { op: Op.SetFlow, a: 99, id: i }, Source.Host)
             if (i % 25 === 0) await ds.sleep(0) // the VM panics past ~128 k instructions without a yield
         }
-        const ans = r.sup.drainAnswers()
+        const ans = r.takeAnswers()
         ok(ans.length <= 16, `at most 16 answers held, got ${ans.length}`)
-        ok(r.sup.answersDropped >= 484, `dropped counted (${r.sup.answersDropped})`)
+        ok(r.sup.desk.dropped >= 484, `dropped counted (${r.sup.desk.dropped})`)
     })
 })

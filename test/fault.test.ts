@@ -38,13 +38,17 @@ describe("FAULT safe behaviour", () => {
     })
 
     test("FAULT-1: NaN and saturated samples -> fault(sensor) in the same step", async () => {
-        const kgs = [NaN, 2000 / 9.80665, -2000 / 9.80665]
+        // PRS-5: saturation is the sensor's own status (its reading at the converter's
+        // full scale), whatever the force looks like after tare
+        const kgs = [NaN, 2000 / 9.80665, 1.5]
+        const sat = [false, true, true]
         const reasons = [Reason.SensorNaN, Reason.SensorSaturated, Reason.SensorSaturated]
         for (let i = 0; i < kgs.length; ++i) {
             const r = new Rig()
             await r.startInjecting("C2", 3)
             await r.run(2000)
             r.kgOverride = kgs[i]
+            r.saturated = sat[i]
             r.tick()
             eq(r.sup.state, State.Fault, `fault on sample ${kgs[i]}`)
             eq(r.sup.reason, reasons[i], "reason")
@@ -145,36 +149,36 @@ describe("FAULT safe behaviour", () => {
         const r = new Rig()
         await r.startInjecting("C2", 6)
         await r.run(10000)
-        const snap = r.sup.snapshotLevel()
-        const cal = r.sup.snapshotCalibration()
+        const snap = r.sup.snapshot(r.tMs)
         const delivered = r.sup.deliveredMl()
         // power loss: a new supervisor from what was persisted
         const b = new Supervisor()
-        b.restore(r.tMs, cal, snap)
+        b.restore(r.tMs, snap)
         eq(b.state, State.Fault, "boot state")
         eq(b.reason, Reason.Restart, "reason restart")
         near(b.deliveredMl(), delivered, 1e-9, "delivered volume known after restart, mL")
         ok(b.calibrated(), "calibration survives")
-        eq(b.level, levelIndex("C2"), "level")
+        eq(b.lvl.level, levelIndex("C2"), "level")
         // a level that had ended boots to idle
-        const done = r.sup.snapshotLevel()
-        done.state = State.Completed
+        const done = r.sup.snapshot(r.tMs)
+        done.level.state = State.Completed
         const c = new Supervisor()
-        c.restore(0, cal, done)
+        c.restore(0, done)
         eq(c.state, State.Idle, "completed level boots idle")
         // continuing the restored level counts the earlier volume against the cap
         const q = new Rig()
-        q.sup.restore(q.tMs, cal, snap)
+        q.sup.restore(q.tMs, snap)
         q.step(true)
         eq(q.cmd(Op.ClearFault).reject, Reject.Ok, "local clear")
-        q.cmd(Op.MarkMixing, 5)
-        q.tMs += 130000
+        q.cmd(Op.MarkMixing, 5, 130)
         q.step(true)
+        eq(q.cmd(Op.Arm).reject, Reject.SyringeUnconfirmed, "FAULT-5: after a restart the syringe is confirmed locally first")
+        q.cmd(Op.SetSyringe, q.sup.syringe)
         eq(q.cmd(Op.Arm).reject, Reject.Ok, "arm the same level")
         q.cmd(Op.Start)
         await q.run(60000, () => q.sup.state !== State.Injecting)
         eq(q.sup.reason, Reason.CapReached, "cap reached")
         const newMl = q.plungerMl()
-        near(delivered + newMl, q.sup.capMl, 0.02, "before + after restart = cap, mL")
+        near(delivered + newMl, q.sup.lvl.capMl, 0.02, "before + after restart = cap, mL")
     })
 })

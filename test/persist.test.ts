@@ -1,23 +1,28 @@
 import { describe, test } from "@devicescript/test"
-import { State, Supervisor } from "../src/core"
+import { levelIndex, Op, Reason, Reject, Source, State, Supervisor, SYRINGES, Threshold } from "../src/core"
 import {
     decodeCalibration,
     decodeLevel,
+    decodeSetup,
     encodeCalibration,
     encodeLevel,
-    loadCalibration,
-    loadLevel,
-    saveCalibration,
-    saveLevel,
+    encodeSetup,
+    loadSnapshot,
+    saveSnapshot,
     KEY_CAL,
     KEY_LEVEL,
+    KEY_SETUP,
 } from "../src/persist"
 import { Rig } from "./lib/rig"
-import { atMost, eq, near, ok } from "./lib/assert"
+import { atMost, eq, near, ok, figure } from "./lib/assert"
+
+function lvlRec(state: State) {
+    return { level: 1, capMl: 3.5, deliveredMl: 1.234567, state, ended: 0, pauses: 2, leakPauses: 1, overrides: 0, leakLimitOverride: 0 }
+}
 
 describe("FAULT-5 persistence", () => {
-    test("FAULT-5: level and calibration records round-trip, fit the store (< 200 B, keys <= 13 chars)", () => {
-        const lvl = { level: 1, capMl: 3.5, deliveredMl: 1.234567, state: State.Paused, pauses: 2, leakPauses: 1, overrides: 0 }
+    test("FAULT-5: level, setup and calibration records round-trip, fit the store (< 200 B, keys <= 13 chars)", () => {
+        const lvl = lvlRec(State.Paused)
         const back = decodeLevel(encodeLevel(lvl))
         ok(back !== null, "decodes")
         near(back.deliveredMl, 1.234567, 1e-6, "delivered, mL")
@@ -26,33 +31,92 @@ describe("FAULT-5 persistence", () => {
         const cal = { tareKg: 0.31, gain: 1.05, volumeScale: 0.98, flags: 7 }
         near(decodeCalibration(encodeCalibration(cal)).gain, 1.05, 1e-9, "gain")
         atMost(JSON.stringify(encodeCalibration(cal)).length, 200, "calibration record bytes")
+        const s = new Supervisor()
+        const setup = s.snapshot(0).setup
+        setup.syringe = 1
+        setup.cementAgeS = 312.7
+        const sb = decodeSetup(encodeSetup(setup))
+        eq(sb.syringe, 1, "syringe")
+        eq(sb.thresholds.length, setup.thresholds.length, "every threshold")
+        const bytes = JSON.stringify(encodeSetup(setup)).length
+        atMost(bytes, 200, "setup record bytes")
+        figure("FAULT-5 setup record size", bytes, "B")
         atMost(KEY_CAL.length, 13, "key length")
         atMost(KEY_LEVEL.length, 13, "key length")
+        atMost(KEY_SETUP.length, 13, "key length")
     })
 
     test("FAULT-5: a corrupt or foreign record reads as missing, and boot then lands in idle, uncalibrated", () => {
-        const rec = encodeLevel({ level: 1, capMl: 3.5, deliveredMl: 1.2, state: State.Injecting, pauses: 0, leakPauses: 0, overrides: 0 })
+        const rec = encodeLevel(lvlRec(State.Injecting))
         rec[2] = 0.2 // a flipped value
         eq(decodeLevel(rec), null, "checksum catches a changed value")
         eq(decodeLevel({ a: 1 }), null, "object")
         eq(decodeLevel("x"), null, "string")
         eq(decodeLevel([1, 2]), null, "short array")
         const s = new Supervisor()
-        s.restore(0, decodeCalibration([1, 2]), decodeLevel(rec))
+        s.restore(0, { cal: decodeCalibration([1, 2]), level: decodeLevel(rec), setup: decodeSetup(null) })
         eq(s.state, State.Idle, "boot state with nothing valid")
         eq(s.calibrated(), false, "missing calibration keeps the device uncalibrated (arm refused)")
     })
 
-    test("FAULT-5: records survive a write and read through the settings store", async () => {
+    test("FAULT-5: a 3 mL syringe, a lowered limit and the cement clock survive a restart; the syringe needs a local confirm", async () => {
         const r = new Rig()
-        await r.startInjecting("C2", 6)
-        await r.run(5000)
-        await saveLevel(r.sup.snapshotLevel())
-        await saveCalibration(r.sup.snapshotCalibration())
-        const b = new Supervisor()
-        b.restore(0, await loadCalibration(), await loadLevel())
-        eq(b.state, State.Fault, "mid-level restart lands in fault")
-        near(b.deliveredMl(), r.sup.deliveredMl(), 1e-5, "delivered volume after restart, mL")
-        ok(b.calibrated(), "calibration restored")
+        r.step(true)
+        eq(r.cmd(Op.SetSyringe, 1).reject, Reject.Ok, "3 mL syringe")
+        r.plant.boreMm = SYRINGES[1].boreMm
+        r.plant.frictionN = SYRINGES[1].frictionN
+        r.prepare("C2")
+        r.cmd(Op.SetThreshold, Threshold.OverpressurePa, 2e6) // lowered: safer, immediate
+        r.tMs += 60000
+        r.step(true)
+        const ageBefore = r.sup.cementAgeS(r.tMs)
+        await saveSnapshot(r.sup.snapshot(r.tMs))
+        // power cycle: a fresh core, restored from the store
+        const q = new Rig()
+        q.plant.boreMm = SYRINGES[1].boreMm
+        q.plant.frictionN = SYRINGES[1].frictionN
+        q.sup.restore(q.tMs, await loadSnapshot())
+        eq(q.sup.syringe, 1, "the 3 mL syringe came back (not the 20 mL default)")
+        near(q.sup.cfg.overpressurePa, 2e6, 1, "the lowered over-pressure limit came back, Pa")
+        near(q.sup.cementAgeS(q.tMs), ageBefore, 1.01, "cement age after restart, s")
+        ok(q.sup.calibrated(), "calibration restored")
+        // a true 5 MPa on the 3 mL bore reads as 5 MPa, not 1 MPa
+        q.kgOverride = (5e6 * ((Math.PI * 8.66 * 8.66) / 4) * 1e-6) / 9.80665
+        q.step(true)
+        near(q.sup.pressurePa(), 5e6, 0.05e6, "5 MPa on the 3 mL syringe after restart, Pa")
+        figure("FAULT-5 pressure read for a true 5 MPa after restart (3 mL syringe)", q.sup.pressurePa() / 1e6, "MPa")
+        q.kgOverride = undefined
+        q.step(true)
+        q.cmd(Op.SetLevel, levelIndex("C3"))
+        eq(q.cmd(Op.Arm).reject, Reject.SyringeUnconfirmed, "arming refused until the syringe is confirmed")
+        const host = q.cmd(Op.SetSyringe, 1, undefined, Source.Host)
+        ok(host.pending, "a host set_syringe waits for the local confirm")
+        q.sup.confirmPressed(q.tMs)
+        eq(q.sup.syringeConfirmed, true, "confirmed locally")
+        eq(q.cmd(Op.Arm).reject, Reject.Ok, "arm after the local confirm")
+    })
+
+    test("FAULT-5: a level aborted at the leak limit stays aborted across a power cycle", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        for (let i = 0; i < 3; ++i) {
+            await r.run(1500)
+            r.cmd(Op.LeakSeen)
+            if (r.sup.state === State.Paused) {
+                await r.run(3500)
+                r.cmd(Op.Resume)
+            }
+        }
+        eq(r.sup.state, State.Aborted, "aborted at the leak limit")
+        eq(r.sup.reason, Reason.LeakLimit, "reason")
+        await saveSnapshot(r.sup.snapshot(r.tMs))
+        const q = new Rig()
+        q.sup.restore(q.tMs, await loadSnapshot())
+        q.step(true)
+        eq(q.sup.lvl.leakPauses, 3, "leak pauses restored")
+        eq(q.sup.lvl.ended, true, "the level is still ended")
+        q.cmd(Op.SetSyringe, q.sup.syringe)
+        eq(q.cmd(Op.Arm).reject, Reject.WrongState, "the aborted level cannot be armed again")
+        eq(q.sup.state, State.Idle, "idle")
     })
 })

@@ -46,17 +46,17 @@ describe("VOL volume", () => {
         const r = new Rig()
         r.prepare("C2")
         const c2 = LEVELS[levelIndex("C2")]
-        eq(r.sup.capMl, c2.capMl, "default cap = preset")
+        eq(r.sup.lvl.capMl, c2.capMl, "default cap = preset")
         eq(r.cmd(Op.SetCap, 3.8).reject, Reject.OverrideRequired, "3.8 mL without override")
-        eq(r.sup.capMl, c2.capMl, "cap unchanged after rejection")
+        eq(r.sup.lvl.capMl, c2.capMl, "cap unchanged after rejection")
         eq(r.cmd(Op.SetCap, 4.5, 1).reject, Reject.AboveCeiling, "4.5 mL above C2 ceiling")
         eq(r.cmd(Op.SetCap, 50, 1).reject, Reject.AboveCeiling, "50 mL above device max")
         const res = r.cmd(Op.SetCap, 3.8, 1, Source.Host)
         ok(res.pending, "raising the cap from the host waits for the local confirm")
-        eq(r.sup.capMl, c2.capMl, "cap unchanged before confirm")
+        eq(r.sup.lvl.capMl, c2.capMl, "cap unchanged before confirm")
         eq(r.sup.confirmPressed(r.tMs), Reject.Ok, "confirm")
-        near(r.sup.capMl, 3.8, 1e-9, "cap after confirmed override")
-        eq(r.sup.overrides, 1, "override counted")
+        near(r.sup.lvl.capMl, 3.8, 1e-9, "cap after confirmed override")
+        eq(r.sup.lvl.overrides, 1, "override counted")
         r.step(false)
         eq(r.countEvents(EventKind.Info, Reason.CapOverride), 1, "override logged as an event")
         eq(r.cmd(Op.SetCap, 2.0).reject, Reject.Ok, "lowering the cap needs nothing")
@@ -78,7 +78,10 @@ describe("VOL volume", () => {
         eq(r.sup.state, State.Completed, "state at cap")
         eq(r.sup.reason, Reason.CapReached, "reason")
         near(warnAt, 0.8, 0.01, "warning volume, mL")
-        ok(r.last.speedRatio < 0, "plunger decompresses (retracts) at the cap")
+        // FAULT-11: the stop step disables the driver (shortest path); the retraction follows
+        eq(r.last.enabled, false, "driver disabled in the cap step")
+        await r.run(40, () => r.last.speedRatio < 0)
+        ok(r.last.speedRatio < 0, "plunger decompresses (retracts) within 40 ms of the cap")
         await r.run(3000) // afterflow and decompression
         const overshoot = Math.max(0, r.plant.injectedMl - 1.0)
         const plungerOvershoot = Math.max(0, r.sup.deliveredMl() - 1.0)
@@ -89,18 +92,20 @@ describe("VOL volume", () => {
         figure("VOL-3 control steps from cap check to motor stop", stopStep < 0 ? -1 : Math.max(0, stopStep - crossStep), "steps")
     })
 
-    test("VOL-4: session cement and level count; low cement warns at arm", () => {
+    test("VOL-4: session cement and level count; low cement warns at arm", async () => {
         const r = new Rig()
-        r.prepare("C2") // prepares 10 mL
-        eq(r.countEvents(EventKind.Alarm, Reason.LowCement), 0, "10 mL prepared covers a 3.5 mL cap")
-        near(r.sup.sessionPreparedMl, 10, 1e-9, "prepared")
-        r.cmd(Op.Abort)
-        eq(r.sup.levelsDone, 1, "levels counted")
+        await r.startInjecting("C2", 6, 8) // prepares 8 mL
+        eq(r.countEvents(EventKind.Alarm, Reason.LowCement), 0, "8 mL prepared covers a 3.5 mL cap")
+        near(r.sup.book.preparedMl, 8, 1e-9, "prepared")
+        await r.run(40000, () => r.sup.state !== State.Injecting) // to the cap: ~3.5 mL used
+        await r.run(2000) // decompression
+        eq(r.sup.book.levelsDone, 1, "levels counted")
+        near(r.sup.usedCementMl(), r.sup.deliveredMl(), 1e-9, "used = delivered, mL")
         r.cmd(Op.SetLevel, levelIndex("L1"))
-        r.sup.sessionUsedMl = 6 // as if 6 mL had gone into earlier levels
         r.cmd(Op.Arm)
         eq(r.sup.state, State.Ready, "a low-cement level may still be armed")
-        eq(r.countEvents(EventKind.Alarm, Reason.LowCement), 1, "but warns: 4 mL left < 5 mL cap")
+        eq(r.countEvents(EventKind.Alarm, Reason.LowCement), 1, `but warns: ${r.sup.remainingCementMl()} mL left < 5 mL cap`)
+        figure("VOL-4 cement left after C2 to its cap (8 mL prepared)", r.sup.remainingCementMl(), "mL")
     })
 
     test("VOL-5: fill fraction = delivered / body volume (C2 6.3 mL); unknown bodies report NaN", async () => {

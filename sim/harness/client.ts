@@ -158,11 +158,14 @@ export class BenchClient {
             case Op.Tare:
             case Op.CalibrateGain:
             case Op.CalibrateVolume:
+            case Op.SetLevel: // FAULT-7: level, syringe and the cement clock add risk
+            case Op.SetSyringe:
+            case Op.MarkMixing:
                 return true
             case Op.SetCap:
                 return t !== undefined && t.level < LEVELS.length && args[0] > LEVELS[t.level].capMl
             case Op.SetFlow:
-                return t?.state === State.Injecting
+                return true // FAULT-7: any change of the flow waits for the confirm
             case Op.SetRemoteMode:
                 return args[0] === 0
             case Op.SetThreshold: {

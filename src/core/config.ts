@@ -1,4 +1,4 @@
-import { ENCODER_COUNTS_PER_MM } from "./geometry"
+import { DRIVE_MAX_PLUNGER_MM_PER_S, ENCODER_COUNTS_PER_MM } from "./geometry"
 
 // Tunable limits with their defaults, bounds and safe direction. Defaults
 // marked (P) are provisional (REQUIREMENTS.md): the simulator measures them.
@@ -6,6 +6,8 @@ import { ENCODER_COUNTS_PER_MM } from "./geometry"
 export interface Config {
     /** PRS-2 absolute over-pressure, Pa (P); never above the default */
     overpressurePa: number
+    /** PRS-2 the over-pressure check looks this far ahead along the pressure's slope, ms (one sample + latency) */
+    overpressureLeadMs: number
     /** PRS-3 rise-rate cutoff, Pa/s (P) */
     riseRatePaPerS: number
     /** PRS-3 consecutive samples above the cutoff */
@@ -30,8 +32,14 @@ export interface Config {
     staleMs: number
     /** FLOW-2 commanded vs measured motion allowed, mL (P) */
     stallMl: number
+    /** FLOW-2 extra allowance per mL of commanded travel (drive/encoder tolerance, P) */
+    stallTravelFraction: number
+    /** FLOW-1 bound of the closed-loop trim, fraction (kept below stallTravelFraction) */
+    trimMax: number
     /** FLOW-2 extra allowance for command latency, ms of the commanded flow */
     stallLagMs: number
+    /** FLOW-2 latency allowance of a retraction (from rest, driver re-enabled), ms of the commanded flow */
+    retractStallLagMs: number
     /** FLOW-1 flow setpoint range, mL/min */
     flowMinMlPerMin: number
     flowMaxMlPerMin: number
@@ -39,6 +47,8 @@ export interface Config {
     rampMlPerMinPerS: number
     /** LEAK-2 retraction speed, mL/min of plunger displacement */
     retractMlPerMin: number
+    /** FAULT-11 the driver stays disabled this long after an advance ends before it may retract, ms */
+    stopBrakeMs: number
     /** LEAK-2 retraction limit, mL */
     retractMaxMl: number
     /** FAULT-1 retraction without force sensing (sensor fault), mL */
@@ -51,8 +61,25 @@ export interface Config {
     workingLimitS: number
     /** FAULT-7 how long a pending command waits for the confirm button, ms */
     confirmTimeoutMs: number
-    /** FAULT-1 load-cell full scale, N (saturated at 98 %) */
-    loadCellMaxN: number
+    /** PRS-3 load-cell noise (1 sigma), N: scaled by the plunger area into Pa */
+    loadCellNoiseN: number
+    /** PRS-3 pressure per delivered volume that only an occlusion explains, Pa/mL (P) */
+    occlusionPaPerMl: number
+    /** PRS-5 advancing with force below this fraction of the friction baseline for lowForceMs -> fault */
+    lowForceFraction: number
+    lowForceMs: number
+    /** VOL-6 plunger motion while the drive is disabled that raises an alarm, mL */
+    handMotionMl: number
+    /** FLOW-2 fastest plunger speed the drive makes and the encoder tracks, mm/s */
+    maxPlungerMmPerS: number
+    /** BOARD-3 tare refused when the reading is this far from the cell's factory zero, kg */
+    tareMaxOffsetKg: number
+    /** BOARD-3 tare refused when the cell carries more than this pressure on the syringe, Pa */
+    tareMaxPa: number
+    /** BOARD-3 gain within this fraction of the cell's nominal sensitivity (gain 1) */
+    gainTolerance: number
+    /** BOARD-3 volume scale within this fraction of the geometry */
+    volumeTolerance: number
     /** FAULT-5 persist the level's volume at least every this many mL */
     persistEveryMl: number
     /** VOL-1 encoder counts per mm of plunger travel (drive train) */
@@ -62,6 +89,7 @@ export interface Config {
 export function defaultConfig(): Config {
     return {
         overpressurePa: 3.5e6,
+        overpressureLeadMs: 40,
         riseRatePaPerS: 0.5e6,
         riseSamples: 3,
         riseArmMs: 1000,
@@ -74,11 +102,15 @@ export function defaultConfig(): Config {
         hostTimeoutMs: 1000,
         staleMs: 50,
         stallMl: 0.03,
+        stallTravelFraction: 0.025,
+        trimMax: 0.02,
         stallLagMs: 60,
+        retractStallLagMs: 250,
         flowMinMlPerMin: 0.5,
         flowMaxMlPerMin: 6,
         rampMlPerMinPerS: 6,
         retractMlPerMin: 30,
+        stopBrakeMs: 20,
         retractMaxMl: 0.3,
         retractForceFraction: 0.1,
         blindRetractMl: 0.1,
@@ -86,7 +118,16 @@ export function defaultConfig(): Config {
         settingWarnS: 420,
         workingLimitS: 480,
         confirmTimeoutMs: 10000,
-        loadCellMaxN: 2000,
+        loadCellNoiseN: 0.5,
+        occlusionPaPerMl: 2e6,
+        lowForceFraction: 0.3,
+        lowForceMs: 500,
+        handMotionMl: 0.02,
+        maxPlungerMmPerS: DRIVE_MAX_PLUNGER_MM_PER_S,
+        tareMaxOffsetKg: 5,
+        tareMaxPa: 0.05e6,
+        gainTolerance: 0.1,
+        volumeTolerance: 0.1,
         persistEveryMl: 0.05,
         encoderCountsPerMm: ENCODER_COUNTS_PER_MM,
     }
@@ -139,4 +180,11 @@ export function getThreshold(c: Config, id: Threshold): number {
 
 export function setThreshold(c: Config, id: Threshold, v: number) {
     ;(c as any)[THRESHOLDS[id].key] = v
+}
+
+/** Threshold values in wire-id order (persisted, FAULT-5). */
+export function thresholdValues(c: Config): number[] {
+    const out: number[] = []
+    for (let i = 0; i < THRESHOLDS.length; ++i) out.push(getThreshold(c, i))
+    return out
 }

@@ -8,7 +8,18 @@
 // needs `needSamples` consecutive estimates above it, so one spike cannot
 // trip it.
 
-export const RATE_WINDOW = 12
+export const RATE_WINDOW = 40
+
+/**
+ * PRS-3: the slope's noise for a pressure noise sigmaPa over the window at
+ * the sample period: sigma / sqrt(sum (t - mean)^2). Noise is in newtons on
+ * the cell, so small syringes (small area) see far more Pa of it.
+ */
+export function slopeNoisePaPerS(sigmaPa: number, samplePeriodMs: number): number {
+    const spanS = (RATE_WINDOW * samplePeriodMs) / 1000
+    const sumSq = (RATE_WINDOW * spanS * spanS) / 12
+    return sigmaPa / Math.sqrt(sumSq)
+}
 
 export class RateEstimator {
     private ts: number[] = []
@@ -16,6 +27,12 @@ export class RateEstimator {
     private head = 0
     private n = 0
     private above = 0
+    // running sums over the window (time relative to t0, s): O(1) per sample
+    private t0 = 0
+    private st = 0
+    private sp = 0
+    private stt = 0
+    private stp = 0
     /** latest slope, Pa/s (NaN until the window is full) */
     ratePaPerS = NaN
 
@@ -30,37 +47,40 @@ export class RateEstimator {
         this.n = 0
         this.head = 0
         this.above = 0
+        this.st = 0
+        this.sp = 0
+        this.stt = 0
+        this.stp = 0
         this.ratePaPerS = NaN
     }
 
     /** Adds a sample; returns the number of consecutive samples above thresholdPaPerS. */
     add(tMs: number, pressurePa: number, thresholdPaPerS: number): number {
-        this.ts[this.head] = tMs
+        if (this.n === 0) this.t0 = tMs
+        const t = (tMs - this.t0) / 1000
+        if (this.n === RATE_WINDOW) {
+            const ot = this.ts[this.head]
+            const op = this.ps[this.head]
+            this.st -= ot
+            this.sp -= op
+            this.stt -= ot * ot
+            this.stp -= ot * op
+        } else this.n++
+        this.ts[this.head] = t
         this.ps[this.head] = pressurePa
+        this.st += t
+        this.sp += pressurePa
+        this.stt += t * t
+        this.stp += t * pressurePa
         this.head = (this.head + 1) % RATE_WINDOW
-        if (this.n < RATE_WINDOW) this.n++
         if (this.n < RATE_WINDOW) {
             this.ratePaPerS = NaN
             this.above = 0
             return 0
         }
-        let st = 0
-        let sp = 0
-        for (let i = 0; i < RATE_WINDOW; ++i) {
-            st += this.ts[i]
-            sp += this.ps[i]
-        }
-        const mt = st / RATE_WINDOW
-        const mp = sp / RATE_WINDOW
-        let num = 0
-        let den = 0
-        for (let i = 0; i < RATE_WINDOW; ++i) {
-            const dt = this.ts[i] - mt
-            num += dt * (this.ps[i] - mp)
-            den += dt * dt
-        }
-        // timestamps in ms -> slope per ms -> x1000 per s
-        this.ratePaPerS = den > 0 ? (num / den) * 1000 : 0
+        const k = RATE_WINDOW
+        const den = k * this.stt - this.st * this.st
+        this.ratePaPerS = den > 0 ? (k * this.stp - this.st * this.sp) / den : 0
         if (this.ratePaPerS > thresholdPaPerS) this.above++
         else this.above = 0
         return this.above
@@ -122,5 +142,98 @@ export class LeakSignature {
         if (old <= 0) return 0
         const drop = (old - now) / old
         return drop > 0 ? drop : 0
+    }
+}
+
+/**
+ * PRS-3 by pressure per delivered volume: with the outlet occluded every
+ * mL the plunger displaces only compresses the system, so pressure climbs
+ * at 1/compliance per mL (>= 3.3 MPa/mL for compliance <= 0.3 mL/MPa),
+ * whatever the flow; at steady flow it stays level, and curing raises it
+ * far more slowly per mL. Keeps the mean pressure and the encoder volume of
+ * every 100 ms in a ring over 3 s, and compares now with 1, 2 and 3 s ago:
+ * a rise above `noisePa` whose ratio to the volume delivered meanwhile
+ * exceeds the threshold is a blockage. The time scale, not a dP/dt
+ * threshold, makes it work from 0.5 to 6 mL/min.
+ */
+const OCC_SLOT_MS = 100
+const OCC_SLOTS = 31
+
+export class OcclusionDetector {
+    private ps: number[] = []
+    private vs: number[] = []
+    private filled = 0
+    private head = 0
+    private slotStartMs = -1
+    private accP = 0
+    private accN = 0
+    /** the latest judged pressure per volume, Pa/mL (the largest of the three spans) */
+    paPerMl = 0
+    /** the last add() compared spans */
+    judged = false
+    /** the largest pressure rise over the spans judged last, Pa */
+    riseMaxPa = 0
+    /** how many spans were judged last (3 once 3 s of history exist) */
+    spans = 0
+
+    constructor() {
+        for (let i = 0; i < OCC_SLOTS; ++i) {
+            this.ps.push(0)
+            this.vs.push(0)
+        }
+    }
+
+    reset() {
+        this.filled = 0
+        this.head = 0
+        this.slotStartMs = -1
+        this.accP = 0
+        this.accN = 0
+        this.paPerMl = 0
+    }
+
+    /** Mean pressure of one slot is this noisy for a per-sample sigma (samples per slot at 80 Hz). */
+    static slotNoisePa(sigmaPa: number): number {
+        return sigmaPa / Math.sqrt(OCC_SLOT_MS / 12.5)
+    }
+
+    /**
+     * Adds a sample (pressure, encoder volume so far). Returns true when the
+     * rise since 1, 2 or 3 s ago exceeds `minRisePa` and `limitPaPerMl` per mL
+     * delivered meanwhile. `judged` tells whether a comparison was made.
+     */
+    add(tMs: number, pressurePa: number, volumeMl: number, limitPaPerMl: number, minRisePa: number): boolean {
+        if (this.slotStartMs < 0) this.slotStartMs = tMs
+        this.accP += pressurePa
+        this.accN++
+        this.judged = false
+        if (tMs - this.slotStartMs < OCC_SLOT_MS) return false
+        const p = this.accP / this.accN
+        this.ps[this.head] = p
+        this.vs[this.head] = volumeMl
+        this.head = (this.head + 1) % OCC_SLOTS
+        if (this.filled < OCC_SLOTS) this.filled++
+        this.accP = 0
+        this.accN = 0
+        this.slotStartMs = tMs
+        let hit = false
+        this.paPerMl = 0
+        this.riseMaxPa = -1e12
+        this.spans = 0
+        // 10, 20 and 30 slots back: 1, 2 and 3 s
+        for (let k = 10; k < OCC_SLOTS; k += 10) {
+            if (this.filled <= k) break
+            const j = (this.head - 1 - k + 2 * OCC_SLOTS) % OCC_SLOTS
+            const dp = p - this.ps[j]
+            const dv = volumeMl - this.vs[j]
+            if (dv <= 0) continue
+            this.judged = true
+            this.spans++
+            if (dp > this.riseMaxPa) this.riseMaxPa = dp
+            const r = dp / dv
+            if (r > this.paPerMl) this.paPerMl = r
+            if (dp > minRisePa && r > limitPaPerMl) hit = true
+        }
+        return hit
     }
 }

@@ -1,21 +1,21 @@
-// The injection supervisor: the single place where the safety logic lives.
+// The injection supervisor: composes the core's modules into one step.
 //
-//   step(inputs) -> motor command        (call on every load-cell sample and
-//                                          on a fast timer for staleness)
-//   command(tMs, cmd, source) -> result   (host or local operator commands)
-//   confirmPressed(tMs)                   (the local confirm button)
-//   drainEvents()                         (transitions, alarms, rejections)
+//   step(inputs) -> StepOutput     motor command, telemetry sample, events,
+//                                  answers, records, whether to persist
+//   command(tMs, cmd, src) -> Answer
 //
-// Each limit is a named check with a ranked action and a clear rule (CHECKS
-// below); the highest action fired in a step wins. Only the supervisor
-// decides the motor command; src/app.ts merely forwards it.
+// Sensing (loadcell.ts, encoder.ts) turns inputs into values; the checks
+// (checks.ts) turn values into firing conditions; the failsafe framework
+// (failsafe.ts) latches and ranks them; this file applies the winning action
+// as a state transition; motion.ts turns the state into the one motor
+// command; commands.ts validates, confirms and executes commands. Data flows
+// one way: the app and the server only forward what step() returns.
 
 import {
     Action,
     Answer,
     Clear,
     Command,
-    CommandResult,
     CoreEvent,
     EventKind,
     Inputs,
@@ -25,119 +25,41 @@ import {
     Outcome,
     Reason,
     Reject,
+    Sample,
     Source,
     State,
+    StepOutput,
 } from "./types"
-import { Config, defaultConfig, getThreshold, setThreshold, Threshold, THRESHOLDS } from "./config"
-import {
-    DEFAULT_SYRINGE,
-    DRIVE_MAX_PLUNGER_MM_PER_S,
-    G_MPS2,
-    geometricMlPerCount,
-    plungerAreaMm2,
-    pressurePa,
-    speedRatioFor,
-    SYRINGES,
-} from "./geometry"
-import { DEVICE_MAX_CAP_ML, LEVELS } from "./levels"
-import { LeakSignature, RateEstimator } from "./rate"
-
-/** Named checks. Order is only for the table; rank decides precedence. */
-export const enum Check {
-    Estop = 0,
-    SensorNaN = 1,
-    SensorSaturated = 2,
-    SensorStale = 3,
-    EncoderMissing = 4,
-    EncoderJump = 5,
-    Stall = 6,
-    Overpressure = 7,
-    Blockage = 8,
-    HostLost = 9,
-    Cap = 10,
-    LeakSuspected = 11,
-    CapWarning = 12,
-    CementSetting = 13,
-}
-
-export interface CheckSpec {
-    name: string
-    action: Action
-    reason: Reason
-    clear: Clear
-}
-
-function spec(name: string, action: Action, reason: Reason, clear: Clear): CheckSpec {
-    return { name, action, reason, clear }
-}
-
-export const CHECKS: CheckSpec[] = [
-    spec("estop", Action.Fault, Reason.Estop, Clear.OnLocalReset), // FAULT-3
-    spec("sensorNaN", Action.Fault, Reason.SensorNaN, Clear.OnLocalReset), // FAULT-1
-    spec("sensorSaturated", Action.Fault, Reason.SensorSaturated, Clear.OnLocalReset),
-    spec("sensorStale", Action.Fault, Reason.SensorStale, Clear.OnLocalReset),
-    spec("encoderMissing", Action.Fault, Reason.EncoderMissing, Clear.OnLocalReset), // FAULT-2
-    spec("encoderJump", Action.Fault, Reason.EncoderJump, Clear.OnLocalReset),
-    spec("stall", Action.Fault, Reason.Stall, Clear.OnLocalReset), // FLOW-2
-    spec("overpressure", Action.Pause, Reason.Overpressure, Clear.OnResume), // PRS-2
-    spec("blockage", Action.Pause, Reason.Blockage, Clear.OnResume), // PRS-3
-    spec("hostLost", Action.Pause, Reason.HostLost, Clear.OnResume), // FAULT-4
-    spec("cap", Action.Stop, Reason.CapReached, Clear.OnNewLevel), // VOL-3
-    spec("leakSuspected", Action.Warn, Reason.LeakSuspected, Clear.OnResume), // PRS-4 (Pause if configured)
-    spec("capWarning", Action.Warn, Reason.CapWarning, Clear.OnNewLevel), // VOL-3
-    spec("cementSetting", Action.Warn, Reason.CementSetting, Clear.OnNewLevel), // FLOW-3
-]
-
-export const enum Motion {
-    Off = 0, // driver disabled
-    Advance = 1, // forward at the ramped set flow (takes up slack first)
-    Retract = 2, // backward to decompress
-    Hold = 3, // driver disabled, paused, waiting for resume
-}
-
-/**
- * Oldest cement age accepted at marking, s: an older mark is a typo. Any
- * age is recorded as given; arming past the working limit is refused (FLOW-3).
- */
-const MAX_CEMENT_AGE_S = 7200
-
-/** sequenced answers remembered for retries (ids are per host, +1 each) */
-const ANSWER_MEMORY = 32
-/** answers waiting for the server at most (FAULT-10) */
-const ANSWER_QUEUE_MAX = 16
-
-/** FLOW-2 leak of the commanded-motion expectation, ms */
-const STALL_LEAK_MS = 10000
+import { Config, defaultConfig } from "./config"
+import { DEFAULT_SYRINGE, geometricMlPerCount, plungerAreaMm2, SYRINGES } from "./geometry"
+import { LEVELS } from "./levels"
+import { LeakSignature, OcclusionDetector, RateEstimator, slopeNoisePaPerS } from "./rate"
+import { Failsafe } from "./failsafe"
+import { Check, CHECKS, CheckView, conditions } from "./checks"
+import { LoadCellSense, SampleStatus } from "./loadcell"
+import { EncoderSense } from "./encoder"
+import { Drive, Motion } from "./motion"
+import { LevelBook, LevelState } from "./session"
+import { Desk, execute, needsConfirm, validate } from "./commands"
+import { CalibrationSnapshot, restoreSnapshot, Snapshot, takeSnapshot } from "./snapshot"
 
 export const CAL_TARE = 1
 export const CAL_GAIN = 2
 export const CAL_VOLUME = 4
 export const CAL_ALL = 7
 
-/** What survives a restart (FAULT-5); persisted by src/app.ts. */
-export interface LevelSnapshot {
-    level: number
-    capMl: number
-    deliveredMl: number
-    state: State
-    pauses: number
-    leakPauses: number
-    overrides: number
-}
+/** Events kept between two steps; beyond this the oldest are dropped and counted (FAULT-10). */
+export const EVENTS_MAX = 32
 
-export interface CalibrationSnapshot {
-    tareKg: number
-    gain: number
-    volumeScale: number
-    flags: number
-}
+/** Shared empty outputs: handed out on quiet steps, never written to. */
+const NO_EVENTS: CoreEvent[] = []
+const NO_RECORDS: LevelRecord[] = []
+
+/** The load-cell sample period the PRS-3 noise filter assumes, ms (80 Hz). */
+const SAMPLE_PERIOD_MS = 12.5
 
 function finite(v: number): boolean {
     return typeof v === "number" && !isNaN(v) && v !== Infinity && v !== -Infinity
-}
-
-function isInt(v: number): boolean {
-    return finite(v) && Math.round(v) === v
 }
 
 export class Supervisor {
@@ -146,107 +68,106 @@ export class Supervisor {
     reason = Reason.None
 
     // setup
-    level = -1
-    capMl = 0
     flowMlPerMin = 3
     syringe = DEFAULT_SYRINGE
+    /** FAULT-5: after a restart the syringe must be confirmed locally before arming */
+    syringeConfirmed = true
     benchMode = false
     remoteMode = false
-
-    // calibration (PRS-1, VOL-1)
-    tareKg = 0
-    gain = 1
     volumeScale = 1
     calFlags = 0
+    /** FLOW-3: the cement was marked mixed, at mixedAtMs (device clock; may be negative) */
+    cementMixed = false
+    mixedAtMs = -1
 
-    // cement and session (FLOW-3, VOL-4)
-    /** device time the cement was mixed; may be before boot (age given at marking) */
-    mixedAtMs = 0
-    cementMarked = false
-    sessionPreparedMl = 0
-    sessionUsedMl = 0
-    levelsDone = 0
+    // modules
+    cell = new LoadCellSense()
+    enc = new EncoderSense()
+    drive = new Drive()
+    fs = new Failsafe(CHECKS)
+    book = new LevelBook()
+    lvl = new LevelState()
+    desk = new Desk()
+    private firing: boolean[] = []
+    private view: CheckView
 
-    // the current level
-    levelStarted = false
-    levelEnded = false
-    deliveredOffsetMl = 0
-    startCount = 0
-    hwCount = 0
-    pauses = 0
-    leakPauses = 0
-    overrides = 0
-    leakLimitOverride = false
-    peakPressurePa = 0
-    levelStartMs = 0
-    lastRecord: LevelRecord = null
+    // inputs of the last step
+    estop = false
+    estopPresent = true
+    encoderPresent = false
+    private pedalDown = false
+    lastHeartbeatMs = 0
+    private lastStepMs = -1
 
-    // motion
-    motion = Motion.Off
-    cmdFlowMlPerMin = 0
-    private retractStartCount = 0
-    private retractStartMs = 0
-    private retractUsesForce = true
-    private prePauseForceN = 0
-    pauseMs = 0
-    private takingUp = false
-    /** BOARD-3: driving a set distance for volume calibration */
-    calDriving = false
-    private calTargetCount = 0
-    private calStartCount = 0
-    /** counts moved by the last completed calibration drive */
-    calDriveCounts = 0
+    // pressure checks
+    private rate = new RateEstimator()
+    private occ = new OcclusionDetector()
+    /** PRS-3 (per volume): the start's pressurisation has levelled off */
+    private occSettled = false
+    private leak = new LeakSignature()
+    leakDrop = 0
     private stableSinceMs = -1
     private riseSettled = false
     riseArmed = false
+    /** PRS-3: on resume, the pressure the interrupted flow had reached, Pa (NaN when none) */
+    private refPressurePa = NaN
+    private refFlow = 0
 
-    // sensing
-    private lastStepMs = -1
-    lastSampleMs = -1
-    private sampleBad = Reason.None
-    forceN = NaN
-    pressurePa = 0
-    private count = 0
-    private countChangedMs = 0
-    private countValid = false
-    private expectedMl = 0
-    private motionRefCount = 0
-    private flowRefCount = 0
-    private flowRefMs = -1
+    // measured flow (FLOW-1)
     measuredFlowMlPerMin = 0
-    /** FLOW-1 closed-loop trim of the drive, 0.9..1.1 */
-    flowTrim = 1
-    private estop = false
-    private estopPresent = true
-    private encoderPresent = false
-    private lastHeartbeatMs = 0
-    private rate = new RateEstimator()
-    private leak = new LeakSignature()
-    leakDrop = 0
+    private flowRefMs = -1
+    private flowAccMl = 0
 
-    // checks
-    private fired: number[] = []
-    private latched: boolean[] = []
-
-    // confirmation (FAULT-7)
-    private pending: Command = null
-    private pendingMs = 0
-    /** answers of the last ANSWER_MEMORY sequenced commands, newest last */
-    private recent: Answer[] = []
-    /** answers not yet drained by the server (bounded) */
-    private answers: Answer[] = []
-    /** answers dropped because nobody drained them (FAULT-10) */
-    answersDropped = 0
+    // pause / calibration drive
+    pauseMs = 0
+    takingUp = false
+    /** TEL-3: the level ended; its record follows once the plunger is at rest */
+    private recordDue = false
+    private recEndState = State.Idle
+    private recEndReason = Reason.None
+    calDriving = false
+    private calTargetCount = 0
+    private calStartCount = 0
+    calDriveCounts = 0
 
     // outputs
     private events: CoreEvent[] = []
+    eventsDropped = 0
+    private records: LevelRecord[] = []
     persistDue = false
     private lastPersistMl = 0
-    private out: MotorCommand = { enabled: false, speedRatio: 0, flowMlPerMin: 0 }
+    private out: StepOutput
 
     constructor(cfg?: Config) {
         this.cfg = cfg ? cfg : defaultConfig()
-        for (let i = 0; i < CHECKS.length; ++i) this.latched.push(false)
+        for (let i = 0; i < CHECKS.length; ++i) this.firing.push(false)
+        this.view = {
+            watching: false,
+            injecting: false,
+            levelOpen: false,
+            estop: false,
+            estopPresent: true,
+            sampleStale: false,
+            sampleNaN: false,
+            sampleSaturated: false,
+            sampleLow: false,
+            encoderMissing: false,
+            encoderJump: false,
+            stall: false,
+            overpressure: false,
+            blockage: false,
+            hostLost: false,
+            leakSuspected: false,
+            leakLimit: false,
+            deliveredMl: 0,
+            lookaheadMl: 0,
+            capMl: 0,
+            capWarnFraction: 0.8,
+            cementSetting: false,
+            handMotion: false,
+        }
+        const sample: Sample = { tMs: 0, deliveredMl: 0, pressurePa: 0, forceN: NaN, flowMlPerMin: 0, speedRatio: 0 }
+        this.out = { motor: this.drive.out, sample, events: [], answers: [], records: [], persist: false }
     }
 
     // ------------------------------------------------------------ derived values
@@ -256,231 +177,244 @@ export class Supervisor {
     }
 
     deliveredMl(): number {
-        if (!this.levelStarted) return this.deliveredOffsetMl
-        return this.deliveredOffsetMl + (this.hwCount - this.startCount) * this.mlPerCount()
+        return this.enc.deliveredMl
     }
 
     /** VOL-5: delivered / body volume; NaN where the body volume is unpublished. */
     fillFraction(): number {
-        if (this.level < 0) return NaN
-        const body = LEVELS[this.level].bodyMl
+        if (this.lvl.level < 0) return NaN
+        const body = LEVELS[this.lvl.level].bodyMl
         return body > 0 ? this.deliveredMl() / body : NaN
     }
 
     cementAgeS(tMs: number): number {
-        return !this.cementMarked ? -1 : (tMs - this.mixedAtMs) / 1000
+        return this.cementMixed ? (tMs - this.mixedAtMs) / 1000 : -1
     }
 
+    /** VOL-4: cement prepared minus every level's delivered volume this session. */
     remainingCementMl(): number {
-        return this.sessionPreparedMl - this.sessionUsedMl - this.deliveredMl()
+        return this.book.preparedMl - this.usedCementMl()
+    }
+
+    /** VOL-4: cement used this session: every level's total, the current one live. */
+    usedCementMl(): number {
+        let s = this.book.carriedMl
+        for (let i = 0; i < this.book.totalsMl.length; ++i) s += i === this.lvl.level ? this.deliveredMl() : this.book.totalsMl[i]
+        return s
     }
 
     calibrated(): boolean {
         return (this.calFlags & CAL_ALL) === CAL_ALL
     }
 
+    forceN(): number {
+        return this.cell.forceN
+    }
+
+    pressurePa(): number {
+        return this.cell.pressurePa
+    }
+
+    pendingOp(): number {
+        return this.desk.pendingOp()
+    }
+
+    /** Fastest plunger flow the drive makes and the encoder tracks for this syringe, mL/min. */
+    maxFlowMlPerMin(): number {
+        return (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+    }
+
+    emit(kind: EventKind, tMs: number, reason: Reason, a: number, b: number) {
+        // FAULT-10: bounded; the oldest go first, counted
+        if (this.events.length >= EVENTS_MAX) {
+            this.events.shift()
+            this.eventsDropped++
+        }
+        this.events.push({ kind, tMs, reason, a, b })
+    }
+
+    /** Answers to sequenced commands not yet forwarded (also returned by step()). */
+    drainAnswers(): Answer[] {
+        return this.desk.drain()
+    }
+
     drainEvents(): CoreEvent[] {
+        // no allocation on the (common) quiet step: every allocation costs a GC in the VM
+        if (this.events.length === 0) return NO_EVENTS
         const e = this.events
         this.events = []
         return e
     }
 
-    private emit(kind: EventKind, tMs: number, reason: Reason, a: number, b: number) {
-        this.events.push({ kind, tMs, reason, a, b })
-    }
-
     // ------------------------------------------------------------ control step
 
-    step(inp: Inputs): MotorCommand {
+    step(inp: Inputs): StepOutput {
         const now = inp.tMs
         const dtMs = this.lastStepMs < 0 ? 0 : Math.max(0, now - this.lastStepMs)
         this.lastStepMs = now
         this.estop = inp.estop
         this.estopPresent = inp.estopPresent
         this.encoderPresent = inp.encoderPresent
-        this.fired = []
         this.senseEncoder(inp, now, dtMs)
-        if (inp.newSample) this.senseLoadCell(inp.loadCellKg, now)
+        if (inp.newSample) this.senseLoadCell(inp, now)
+        this.localInputs(inp, now)
         this.evaluate(now)
-        this.applyHighest(now)
-        if (this.pending && now - this.pendingMs > this.cfg.confirmTimeoutMs) {
-            this.emit(EventKind.Info, now, Reason.ConfirmExpired, this.pending.op, 0)
-            this.settlePending(now, Outcome.Expired, Reject.Ok)
-        }
-        this.drive(now, dtMs)
-        return this.out
+        this.desk.expire(this, now)
+        this.drive1(now, dtMs)
+        return this.output(now)
     }
 
-    private senseLoadCell(kg: number, now: number) {
-        this.lastSampleMs = now
-        if (!finite(kg)) {
-            this.sampleBad = Reason.SensorNaN
-            this.forceN = NaN
-            return
-        }
-        const raw = (kg - this.tareKg) * this.gain * G_MPS2
-        const fullN = this.cfg.loadCellMaxN * 0.98
-        if (raw >= fullN || raw <= -fullN) {
-            this.sampleBad = Reason.SensorSaturated
-            this.forceN = raw
-            return
-        }
-        this.sampleBad = Reason.None
-        this.forceN = raw
-        let dir = 0
-        if (this.motion === Motion.Advance && this.cmdFlowMlPerMin > 0) dir = 1
-        else if (this.motion === Motion.Retract) dir = -1
-        const s = SYRINGES[this.syringe]
-        this.pressurePa = pressurePa(raw, s.frictionN, dir, s.boreMm)
-        if (this.state === State.Injecting || this.state === State.Paused)
-            if (this.pressurePa > this.peakPressurePa) this.peakPressurePa = this.pressurePa
-        const above = this.rate.add(now, this.pressurePa, this.cfg.riseRatePaPerS)
-        // the rise check arms only once the start-up pressurisation has
-        // levelled off at set flow (compliance makes every start a "rise")
-        if (this.stableSinceMs >= 0 && !this.riseSettled && this.rate.ratePaPerS < this.cfg.riseRatePaPerS)
-            this.riseSettled = true
-        if (this.riseArmed && above >= this.cfg.riseSamples) this.fire(Check.Blockage)
-        this.leakDrop = this.leak.add(now, this.pressurePa)
-        if (this.motion === Motion.Advance && this.pressurePa > this.cfg.overpressurePa) this.fire(Check.Overpressure)
+    /** FAULT-12: the pedal is read by level; the confirm press arrives as an input. */
+    private localInputs(inp: Inputs, now: number) {
+        const pedal = inp.pedal === true
+        const edge = pedal && !this.pedalDown
+        this.pedalDown = pedal
+        if (edge || (pedal && this.state === State.Injecting)) this.command(now, { op: Op.LeakSeen }, Source.Local)
+        if (inp.confirmPressed === true) this.confirmButton(now)
+    }
+
+    pedalHeld(): boolean {
+        return this.pedalDown
     }
 
     private senseEncoder(inp: Inputs, now: number, dtMs: number) {
         const mlc = this.mlPerCount()
-        const moving = this.motion === Motion.Advance || this.motion === Motion.Retract
-        const active = moving || this.state === State.Injecting || this.state === State.Paused
-        if (!inp.encoderPresent) {
-            this.countValid = false
-            if (active) this.fire(Check.EncoderMissing)
-            return
-        }
-        const c = inp.encoderCount
-        if (!this.countValid) {
-            this.count = c
-            this.countChangedMs = now
-            this.countValid = true
-            this.motionRefCount = c
-            this.expectedMl = 0
-            this.flowRefCount = c
-            this.flowRefMs = now
-        }
-        // FAULT-2: more travel than the drive can make (x2 + margin) since the
-        // encoder last reported - reports come in bursts, so the window is
-        // the time since the count last changed, not the step period
-        const d = c - this.count
-        const sinceMs = Math.min(1000, Math.max(dtMs, now - this.countChangedMs))
-        const maxCounts = (DRIVE_MAX_PLUNGER_MM_PER_S * this.cfg.encoderCountsPerMm * sinceMs) / 500 + 50
-        if (d > maxCounts || -d > maxCounts || !isInt(c)) {
-            if (active) this.fire(Check.EncoderJump)
-            // never count an implausible move as delivery: keep what was
-            // delivered and take the new reading as the reference from here
-            this.deliveredOffsetMl = this.deliveredMl()
-            this.startCount = c
-            this.hwCount = c
-            this.motionRefCount = c
-            this.expectedMl = 0
-            this.flowRefCount = c
-        }
-        if (d !== 0) this.countChangedMs = now
-        this.count = c
-        if (this.levelStarted && c > this.hwCount) this.hwCount = c
-        // FLOW-2: integrate the command that was in force during dtMs. The
-        // expectation leaks towards the measurement (tau 10 s) so a small
-        // steady rate mismatch (FLOW-1's business) never adds up to a stall,
-        // while a stalled drive at 0.5 mL/min still trips within ~5 s.
-        if (this.out.enabled) {
-            const actualMl = (c - this.motionRefCount) * mlc
-            // the trim has learnt the drive's true ratio: expect flow / trim
-            this.expectedMl += (this.out.flowMlPerMin * dtMs) / 60000 / this.flowTrim
-            this.expectedMl -= ((this.expectedMl - actualMl) * dtMs) / STALL_LEAK_MS
-            const err = this.expectedMl - actualMl
-            const allowMl = this.cfg.stallMl + (Math.abs(this.out.flowMlPerMin) * this.cfg.stallLagMs) / 60000
-            if (err > allowMl || -err > allowMl) this.fire(Check.Stall)
-        } else {
-            this.motionRefCount = c
-            this.expectedMl = 0
-        }
+        const prev = this.drive.out
+        if (prev.enabled && prev.flowMlPerMin < 0) this.enc.allowRetract((-prev.flowMlPerMin * dtMs) / 60000)
+        const wasValid = this.enc.valid
+        const counting = this.lvl.level >= 0 && !this.calDriving
+        const maxCountsPerS = this.cfg.maxPlungerMmPerS * this.cfg.encoderCountsPerMm
+        this.enc.update(now, inp.encoderPresent, inp.encoderCount, mlc, counting, prev.enabled, maxCountsPerS)
+        if (wasValid && this.enc.valid && !this.enc.jumped) this.drive.judgeStall(this.cfg, dtMs, this.enc.stepMl)
+        else this.drive.stalled = false
+        if (this.enc.valid && this.drive.mode === Motion.Retract) this.drive.retractedMl -= this.enc.stepMl
+        // measured flow over 200 ms windows; FLOW-1 trim at steady set flow
+        this.flowAccMl += this.enc.stepMl
+        if (this.flowRefMs < 0) this.flowRefMs = now
         if (now - this.flowRefMs >= 200) {
-            this.measuredFlowMlPerMin = ((c - this.flowRefCount) * mlc * 60000) / (now - this.flowRefMs)
-            this.flowRefCount = c
+            this.measuredFlowMlPerMin = (this.flowAccMl * 60000) / (now - this.flowRefMs)
+            this.flowAccMl = 0
             this.flowRefMs = now
-            // FLOW-1: at steady set flow, trim the drive on encoder truth
-            // (5 % of the error per 200 ms window, bounded to +/-10 %)
-            if (this.motion === Motion.Advance && this.stableSinceMs >= 0 && now - this.stableSinceMs > 400) {
-                const e = (this.flowMlPerMin - this.measuredFlowMlPerMin) / this.flowMlPerMin
-                this.flowTrim = Math.max(0.9, Math.min(1.1, this.flowTrim + 0.05 * e))
-            }
+            if (this.drive.mode === Motion.Advance && !this.takingUp && this.stableSinceMs >= 0 && now - this.stableSinceMs > 400)
+                this.drive.adjustTrim(this.cfg, this.flowMlPerMin, this.measuredFlowMlPerMin)
         }
+        if (this.takingUp && this.enc.slackMl <= 0) {
+            this.takingUp = false
+            this.emit(EventKind.Info, now, Reason.SlackTaken, 0, 0)
+        }
+        // VOL-3 cap check runs on every count, not only on load-cell samples
+    }
+
+    private senseLoadCell(inp: Inputs, now: number) {
+        const s = SYRINGES[this.syringe]
+        let dir = 0
+        if (this.drive.mode === Motion.Advance && this.drive.cmdFlowMlPerMin > 0) dir = 1
+        else if (this.drive.mode === Motion.Retract) dir = -1
+        this.cell.sample(now, inp.loadCellKg, inp.loadCellSaturated === true, s, dir)
+        // PRS-5: advancing past the slack: during the take-up after a resume the
+        // plunger really does push against little or nothing (even suction:
+        // a retraction can leave the chamber below ambient)
+        const advancing = this.drive.mode === Motion.Advance && !this.takingUp && this.measuredFlowMlPerMin > 0.25 * this.flowMlPerMin
+        this.cell.judgeLow(now, advancing, s, this.cfg.lowForceFraction, this.cfg.lowForceMs)
+        if (this.cell.status !== SampleStatus.Ok) return
+        const p = this.cell.pressurePa
+        if ((this.state === State.Injecting || this.state === State.Paused) && p > this.lvl.peakPressurePa)
+            this.lvl.peakPressurePa = p
+        // PRS-3: the cutoff never sits below what this syringe's noise makes of the slope
+        const sigmaPa = this.cfg.loadCellNoiseN / (plungerAreaMm2(s.boreMm) * 1e-6)
+        const cutoff = Math.max(this.cfg.riseRatePaPerS, 6 * slopeNoisePaPerS(sigmaPa, SAMPLE_PERIOD_MS))
+        const above = this.rate.add(now, p, cutoff)
+        if (this.stableSinceMs >= 0 && !this.riseSettled && this.rate.ratePaPerS < cutoff) this.riseSettled = true
+        // armed from the first advancing sample after a resume once the pressure
+        // passes what the interrupted flow had reached (re-pressurisation is explained
+        // up to there); after a start, once the pressurisation has levelled off
+        const resumeArmed =
+            this.drive.mode === Motion.Advance &&
+            finite(this.refPressurePa) &&
+            p > (this.refPressurePa * this.flowMlPerMin) / this.refFlow + 4 * sigmaPa + 0.05e6
+        // PRS-3 per delivered volume (slow rises: low flow, high compliance)
+        const minRisePa = Math.max(0.02e6, 8 * OcclusionDetector.slotNoisePa(sigmaPa))
+        const plungerMl = this.enc.count * this.mlPerCount()
+        const occluded = this.occ.add(now, p, plungerMl, this.cfg.occlusionPaPerMl, minRisePa)
+        // armed after a start once the pressurisation has levelled off: over the
+        // last 1, 2 and 3 s the pressure rose less than half the trip rise
+        if (
+            this.occ.judged &&
+            !this.occSettled &&
+            this.occ.spans === 3 &&
+            this.occ.riseMaxPa < minRisePa / 2 &&
+            this.drive.atSetFlow(this.flowMlPerMin, this.maxFlowMlPerMin()) &&
+            !this.takingUp
+        )
+            this.occSettled = true
+        this.view.blockage =
+            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded)
+        this.leakDrop = this.leak.add(now, p)
+        // PRS-2: stop where the pressure will be when the stop takes effect (one
+        // sample + the command's way to the drive), like the cap's lookahead
+        const rising = finite(this.rate.ratePaPerS) && this.rate.ratePaPerS > 0 ? this.rate.ratePaPerS : 0
+        const leadPa = (rising * this.cfg.overpressureLeadMs) / 1000
+        this.view.overpressure = this.drive.mode === Motion.Advance && p + leadPa > this.cfg.overpressurePa
     }
 
     private evaluate(now: number) {
         const s = this.state
         const cfg = this.cfg
-        const watching = s === State.Injecting || s === State.Paused || this.motion !== Motion.Off
-        if (this.estop || (watching && !this.estopPresent)) this.fire(Check.Estop)
-        if (watching) {
-            if (this.lastSampleMs < 0 || now - this.lastSampleMs > cfg.staleMs) this.fire(Check.SensorStale)
-            else if (this.sampleBad === Reason.SensorNaN) this.fire(Check.SensorNaN)
-            else if (this.sampleBad === Reason.SensorSaturated) this.fire(Check.SensorSaturated)
+        const v = this.view
+        const injecting = s === State.Injecting
+        v.injecting = injecting
+        // VOL-6: the cap is checked in every state, armed or not, started or not
+        v.levelOpen = this.lvl.open()
+        v.watching = injecting || s === State.Paused || this.drive.moving()
+        v.estop = this.estop
+        v.estopPresent = this.estopPresent
+        v.sampleStale = this.cell.stale(now, cfg.staleMs)
+        v.sampleNaN = this.cell.status === SampleStatus.NaN
+        v.sampleSaturated = this.cell.status === SampleStatus.Saturated
+        v.sampleLow = this.cell.low
+        v.encoderMissing = !this.encoderPresent || !this.enc.valid
+        v.encoderJump = this.enc.jumped
+        v.stall = this.drive.stalled
+        if (this.drive.mode !== Motion.Advance) {
+            v.overpressure = false
+            v.blockage = false
         }
-        if (s !== State.Injecting) return
+        v.hostLost = this.remoteMode && now - this.lastHeartbeatMs > cfg.hostTimeoutMs
+        v.leakSuspected =
+            this.riseArmed && this.leakDrop > cfg.leakDropFraction && this.cell.pressurePa / (1 - this.leakDrop) > cfg.leakMinPressurePa
+        v.leakLimit = this.lvl.leakPauses >= cfg.maxLeakPauses && !this.lvl.leakLimitOverride
+        v.deliveredMl = this.deliveredMl()
         // VOL-3: stop one control period (12.5 ms) + 20 ms bus latency early
-        const lookMl = (this.cmdFlowMlPerMin * 32.5) / 60000
-        const delivered = this.deliveredMl()
-        if (delivered + lookMl >= this.capMl) this.fire(Check.Cap)
-        else if (delivered >= this.capMl * cfg.capWarnFraction) this.fire(Check.CapWarning)
-        if (this.remoteMode && now - this.lastHeartbeatMs > cfg.hostTimeoutMs) this.fire(Check.HostLost)
-        if (this.cementMarked && this.cementAgeS(now) >= cfg.settingWarnS) this.fire(Check.CementSetting)
-        // PRS-4: judged only at steady set flow, above a floor pressure
-        if (
-            this.riseArmed &&
-            this.leakDrop > cfg.leakDropFraction &&
-            this.pressurePa / (1 - this.leakDrop) > cfg.leakMinPressurePa
-        )
-            this.fire(Check.LeakSuspected)
-    }
-
-    private fire(c: Check) {
-        this.fired.push(c)
-    }
-
-    private actionOf(c: Check): Action {
-        if (c === Check.LeakSuspected && this.cfg.leakAutoPause === 1) return Action.Pause
-        return CHECKS[c].action
-    }
-
-    private applyHighest(now: number) {
-        let best = -1
-        let bestAction = Action.None
-        for (let i = 0; i < this.fired.length; ++i) {
-            const c = this.fired[i]
-            const a = this.actionOf(c)
-            if (!this.latched[c]) {
-                this.latched[c] = true
-                this.emit(EventKind.Alarm, now, CHECKS[c].reason, a, 0)
-            }
-            if (a > bestAction) {
-                bestAction = a
-                best = c
-            }
+        v.lookaheadMl = (Math.max(0, this.drive.cmdFlowMlPerMin) * 32.5) / 60000
+        v.capMl = this.lvl.capMl
+        v.capWarnFraction = cfg.capWarnFraction
+        v.cementSetting = this.cementMixed && this.cementAgeS(now) >= cfg.settingWarnS
+        v.handMotion = this.lvl.level >= 0 && this.enc.offMotionMl > cfg.handMotionMl
+        conditions(v, this.firing)
+        this.fs.actions[Check.LeakSuspected] = cfg.leakAutoPause === 1 ? Action.Pause : Action.Warn
+        const best = this.fs.update(this.firing)
+        for (let i = 0; i < this.fs.newly.length; ++i) {
+            const c = this.fs.newly[i]
+            this.emit(EventKind.Alarm, now, CHECKS[c].reason, this.fs.actions[c], 0)
         }
-        // WhenGone latches clear once the condition is gone
-        for (let c = 0; c < CHECKS.length; ++c)
-            if (this.latched[c] && CHECKS[c].clear === Clear.WhenGone && this.fired.indexOf(c) < 0)
-                this.latched[c] = false
-        if (best < 0) return
-        const reason = CHECKS[best].reason
+        if (best >= 0) this.apply(now, best)
+    }
+
+    /** Applies the highest-ranked latched check's action as a transition (idempotent). */
+    private apply(now: number, c: number) {
+        const a = this.fs.actions[c]
+        const reason = CHECKS[c].reason
         const s = this.state
-        // a calibration drive stops on anything stronger than a warning
-        if (this.calDriving && bestAction >= Action.Pause) this.stopCalDrive(now, reason)
-        if (bestAction === Action.Fault) {
+        if (a >= Action.Pause && this.calDriving) this.stopCalDrive(now, reason)
+        if (a === Action.Fault) {
             if (s !== State.Fault) this.enterFault(now, reason)
-        } else if (bestAction === Action.Stop) {
-            if (s === State.Injecting || s === State.Paused) this.endLevel(now, State.Completed, reason)
-        } else if (bestAction === Action.Abort) {
-            if (s === State.Injecting || s === State.Paused) this.endLevel(now, State.Aborted, reason)
-        } else if (bestAction === Action.Pause) {
+        } else if (a === Action.Stop || a === Action.Abort) {
+            if (s === State.Injecting || s === State.Paused)
+                this.endLevel(now, a === Action.Stop ? State.Completed : State.Aborted, reason)
+            else if (s === State.Ready) this.enter(now, State.Idle, reason) // e.g. the cap reached by hand: disarm
+        } else if (a === Action.Pause) {
             if (s === State.Injecting) {
-                if (best === Check.LeakSuspected) this.leakPause(now, Reason.LeakSuspected)
+                if (c === Check.LeakSuspected) this.leakPause(now, Reason.LeakSuspected)
                 else this.pause(now, reason)
             }
         }
@@ -488,7 +422,7 @@ export class Supervisor {
 
     // ------------------------------------------------------------ transitions
 
-    private enter(now: number, to: State, reason: Reason) {
+    enter(now: number, to: State, reason: Reason) {
         const from = this.state
         this.state = to
         this.reason = reason
@@ -496,139 +430,210 @@ export class Supervisor {
         this.emit(EventKind.Transition, now, reason, from, to)
     }
 
-    private beginRetract(now: number, useForce: boolean) {
-        this.prePauseForceN = this.forceN
-        this.retractUsesForce = useForce && finite(this.forceN)
-        this.retractStartCount = this.count
-        this.retractStartMs = now
-        this.motion = Motion.Retract
+    /** FAULT-8: every safety action cancels what waits for the confirm button. */
+    cancelPending(now: number) {
+        this.desk.cancel(this, now)
+    }
+
+    beginAdvance(now: number) {
+        this.drive.advance()
+        this.enc.endRetraction()
+        this.stableSinceMs = -1
+        this.riseSettled = false
+        this.riseArmed = false
+        this.rate.reset()
+        this.occ.reset()
+        this.occSettled = false
+        this.leak.reset()
+        this.leakDrop = 0
+        this.view.blockage = false
+    }
+
+    beginRetract(now: number, useForce: boolean) {
+        this.drive.retract(now, this.cell.forceN, useForce)
+        this.enc.beginRetraction()
         this.riseArmed = false
         this.stableSinceMs = -1
     }
 
-    private pause(now: number, reason: Reason) {
-        this.pauses++
+    pause(now: number, reason: Reason) {
+        this.lvl.pauses++
         this.pauseMs = now
-        this.enter(now, State.Paused, reason)
-        this.beginRetract(now, true)
-    }
-
-    /** LEAK-5: the Nth leak pause ends the level unless overridden. */
-    private leakPause(now: number, reason: Reason) {
-        this.leakPauses++
-        if (this.leakPauses >= this.cfg.maxLeakPauses && !this.leakLimitOverride) {
-            this.pauses++
-            this.endLevel(now, State.Aborted, Reason.LeakLimit)
-        } else this.pause(now, reason)
-    }
-
-    private enterFault(now: number, reason: Reason) {
-        const wasMoving = this.motion === Motion.Advance || this.motion === Motion.Retract
-        this.enter(now, State.Fault, reason)
-        this.settlePending(now, Outcome.Cancelled, Reject.Ok)
-        // Without a trustworthy encoder or with the e-stop pressed the motor
-        // must not move: disable at once. A sensor fault alone still lets the
-        // encoder bound a short blind retraction that relieves stored pressure.
-        const blindRetract =
-            wasMoving &&
-            (reason === Reason.SensorStale || reason === Reason.SensorNaN || reason === Reason.SensorSaturated)
-        if (blindRetract) this.beginRetract(now, false)
-        else this.motion = Motion.Off
-    }
-
-    private endLevel(now: number, to: State, reason: Reason) {
-        this.enter(now, to, reason)
-        if (this.motion === Motion.Advance) this.beginRetract(now, true)
-        else if (this.motion === Motion.Hold) this.motion = Motion.Off
-        this.closeRecord(now)
-    }
-
-    private closeRecord(now: number) {
-        if (this.levelEnded || this.level < 0) return
-        this.levelEnded = true
-        const d = this.deliveredMl()
-        this.levelsDone++
-        this.lastRecord = {
-            level: this.level,
-            capMl: this.capMl,
-            deliveredMl: d,
-            fillFraction: this.fillFraction(),
-            peakPressurePa: this.peakPressurePa,
-            pauses: this.pauses,
-            leakPauses: this.leakPauses,
-            overrides: this.overrides,
-            startMs: this.levelStartMs,
-            endMs: now,
-            endState: this.state,
-            endReason: this.reason,
+        // PRS-3: remember the pressure the flow had reached (the resume reference),
+        // only once it had levelled off: a pause during the pressurisation leaves
+        // no reference (past it, the rise would still be the pressurisation)
+        if (this.drive.mode === Motion.Advance && this.cell.status === SampleStatus.Ok && this.occSettled) {
+            this.refPressurePa = this.cell.pressurePa
+            this.refFlow = this.flowMlPerMin
         }
-        this.emit(EventKind.LevelRecord, now, this.reason, this.level, d)
+        this.cancelPending(now)
+        this.enter(now, State.Paused, reason)
+        if (this.drive.mode === Motion.Advance) this.beginRetract(now, true)
+        else if (this.drive.mode !== Motion.Retract) this.drive.mode = Motion.Hold
+    }
+
+    /** A leak pause (LEAK-5 counts it; the leak-limit check ends the level). */
+    leakPause(now: number, reason: Reason) {
+        const l = this.lvl
+        l.leakPauses++
+        if (l.leakPauses >= this.cfg.maxLeakPauses && !l.leakLimitOverride) {
+            // LEAK-5: the limit's leak ends the level at once (the check latches next step)
+            l.pauses++
+            this.endLevel(now, State.Aborted, Reason.LeakLimit)
+            return
+        }
+        this.pause(now, reason)
+    }
+
+    enterFault(now: number, reason: Reason) {
+        const wasMoving = this.drive.moving()
+        this.cancelPending(now)
+        this.enter(now, State.Fault, reason)
+        // Without a trustworthy encoder or with the e-stop pressed the motor
+        // must not move. A sensor fault alone still lets the encoder bound a
+        // short blind retraction that relieves stored pressure.
+        const blind =
+            wasMoving &&
+            (reason === Reason.SensorStale || reason === Reason.SensorNaN || reason === Reason.SensorSaturated || reason === Reason.SensorLow)
+        if (blind) this.beginRetract(now, false)
+        else this.drive.mode = Motion.Off
+    }
+
+    endLevel(now: number, to: State, reason: Reason) {
+        this.cancelPending(now)
+        this.enter(now, to, reason)
+        if (this.drive.mode === Motion.Advance) this.beginRetract(now, true)
+        else if (this.drive.mode === Motion.Hold) this.drive.mode = Motion.Off
+        // the record carries the level's final volume: it is emitted once the
+        // plunger is at rest (after the decompression), not while it still moves
+        this.recEndState = to
+        this.recEndReason = reason
+        if (this.lvl.level >= 0 && !this.lvl.ended) {
+            this.lvl.ended = true // ended now (FAULT-5 persists it); the record follows at rest
+            this.book.levelsDone++
+        }
+        if (this.drive.moving()) this.recordDue = true
+        else this.closeRecord(now)
+    }
+
+    /** VOL-7 / TEL-3: the level's record, on every end and every level change. */
+    closeRecord(now: number) {
+        const st = this.recordDue ? this.recEndState : this.state
+        const rs = this.recordDue ? this.recEndReason : this.reason
+        this.recordDue = false
+        const l = this.lvl
+        if (l.level < 0) return
+        if (!l.ended) {
+            l.ended = true
+            this.book.levelsDone++
+        }
+        this.book.totalsMl[l.level] = this.deliveredMl()
+        const r = l.record(this.deliveredMl(), now, st, rs)
+        this.book.keep(r)
+        if (this.records.length >= 4) this.records.shift()
+        this.records.push(r)
+        this.emit(EventKind.LevelRecord, now, rs, l.level, r.deliveredMl)
+        this.persistDue = true
+    }
+
+    lastRecord(): LevelRecord {
+        const n = this.book.records.length
+        return n > 0 ? this.book.records[n - 1] : null
+    }
+
+    /** VOL-7: select a level; one that already received cement continues its total. */
+    selectLevel(now: number, level: number) {
+        if (this.lvl.level >= 0) {
+            if (this.lvl.started || this.deliveredMl() > 0) this.closeRecord(now)
+            this.book.totalsMl[this.lvl.level] = this.deliveredMl()
+        }
+        this.lvl.reset(level, LEVELS[level].capMl)
+        this.enc.deliveredMl = this.book.totalsMl[level]
+        this.lastPersistMl = this.enc.deliveredMl
+        this.drive.trim = 1
+        this.refPressurePa = NaN
+        this.fs.clear(Clear.OnNewLevel)
+        this.persistDue = true
+    }
+
+    stopCalDrive(now: number, reason: Reason) {
+        this.calDriving = false
+        this.calDriveCounts = 0
+        if (this.drive.mode === Motion.Advance) this.beginRetract(now, true)
+        this.emit(EventKind.Info, now, Reason.CalDriveStopped, reason, 0)
+    }
+
+    startCalDrive(counts: number) {
+        this.calDriving = true
+        this.calStartCount = this.enc.count
+        this.calTargetCount = this.enc.count + counts
+        this.calDriveCounts = 0
+        this.beginAdvance(0)
     }
 
     // ------------------------------------------------------------ motor
 
-    private drive(now: number, dtMs: number) {
+    private drive1(now: number, dtMs: number) {
         const cfg = this.cfg
-        const mlc = this.mlPerCount()
-        let flow = 0
-        let enabled = false
-        if (this.motion === Motion.Advance) {
-            enabled = true
-            // FLOW-1: acceleration-limited ramp towards the set flow
-            const stepUp = (cfg.rampMlPerMinPerS * dtMs) / 1000
-            const target = this.flowMlPerMin * this.flowTrim
-            flow = Math.min(target, this.cmdFlowMlPerMin + stepUp)
-            if (flow < 0) flow = 0
-            if (this.calDriving && this.count >= this.calTargetCount) {
+        const d = this.drive
+        if (d.mode === Motion.Advance) {
+            if (this.calDriving && this.enc.count >= this.calTargetCount) {
                 this.calDriving = false
-                this.calDriveCounts = this.count - this.calStartCount
-                this.motion = Motion.Off
+                this.calDriveCounts = this.enc.count - this.calStartCount
+                d.mode = Motion.Off
                 this.emit(EventKind.Info, now, Reason.CalDriveDone, this.calDriveCounts, 0)
-                enabled = false
-                flow = 0
-            } else if (this.takingUp && this.count >= this.hwCount) {
-                this.takingUp = false
-                this.emit(EventKind.Info, now, Reason.SlackTaken, 0, 0)
             }
-            if (flow >= target && !this.takingUp) {
+        } else if (d.mode === Motion.Retract) {
+            const relieved = d.retractUsesForce && this.cell.forceN < cfg.retractForceFraction * d.prePauseForceN
+            // without force sensing, retract only the short blind volume
+            const limitMl = d.retractUsesForce ? cfg.retractMaxMl : Math.min(cfg.retractMaxMl, cfg.blindRetractMl)
+            const speed = Math.min(cfg.retractMlPerMin, this.maxFlowMlPerMin())
+            const maxMs = (cfg.retractMaxMl / speed) * 60000 * 2 + 500
+            if (relieved || d.retractedMl >= limitMl || now - d.retractStartMs > maxMs) {
+                d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
+                // VOL-6: the credit stays open (what was commanded + 0.02 mL) until the
+                // next advance, and the drive may run on until the stop reaches it (bus
+                // latency): that tail is credited only within retractStallLagMs
+                this.enc.allowTail(now, (speed * cfg.retractStallLagMs) / 60000, cfg.retractStallLagMs)
+                this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 0) // µL
+            }
+        }
+        if (this.recordDue && !d.moving()) this.closeRecord(now)
+        const stop = this.estop || !this.estopPresent
+        const mlPerMm = this.mlPerCount() * cfg.encoderCountsPerMm
+        const m = d.command(cfg, dtMs, this.flowMlPerMin, this.maxFlowMlPerMin(), mlPerMm, stop)
+        if (d.mode === Motion.Advance && !stop) {
+            if (d.atSetFlow(this.flowMlPerMin, this.maxFlowMlPerMin()) && !this.takingUp) {
                 if (this.stableSinceMs < 0) this.stableSinceMs = now
                 this.riseArmed = this.riseSettled && now - this.stableSinceMs >= cfg.riseArmMs
             } else {
                 this.stableSinceMs = -1
                 this.riseArmed = false
             }
-        } else if (this.motion === Motion.Retract) {
-            const retractedMl = (this.retractStartCount - this.count) * mlc
-            const relieved = this.retractUsesForce && this.forceN < cfg.retractForceFraction * this.prePauseForceN
-            // without force sensing, retract only the short blind volume
-            const limitMl = this.retractUsesForce ? cfg.retractMaxMl : Math.min(cfg.retractMaxMl, cfg.blindRetractMl)
-            const maxMs = (cfg.retractMaxMl / cfg.retractMlPerMin) * 60000 * 2 + 500
-            if (relieved || retractedMl >= limitMl || now - this.retractStartMs > maxMs) {
-                this.motion = this.state === State.Paused ? Motion.Hold : Motion.Off
-                this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(retractedMl * 10000) / 10, 0) // µL
-            } else {
-                enabled = true
-                flow = -cfg.retractMlPerMin
-            }
         }
-        if (this.estop || !this.estopPresent) {
-            enabled = false
-            flow = 0
+        if (!m.enabled && d.mode !== Motion.Advance) this.riseArmed = false
+        if (this.deliveredMl() - this.lastPersistMl >= cfg.persistEveryMl) this.persistDue = true
+    }
+
+    private output(now: number): StepOutput {
+        const o = this.out
+        const sm = o.sample
+        sm.tMs = now
+        sm.deliveredMl = this.deliveredMl()
+        sm.pressurePa = this.cell.pressurePa
+        sm.forceN = this.cell.forceN
+        sm.flowMlPerMin = this.measuredFlowMlPerMin
+        sm.speedRatio = this.drive.out.speedRatio
+        o.motor = this.drive.out
+        o.events = this.drainEvents()
+        o.answers = this.desk.drain()
+        if (this.records.length === 0) o.records = NO_RECORDS
+        else {
+            o.records = this.records
+            this.records = []
         }
-        this.cmdFlowMlPerMin = enabled ? flow : 0
-        const mlPerMm = mlc * this.cfg.encoderCountsPerMm
-        let ratio = enabled ? speedRatioFor(this.cmdFlowMlPerMin, mlPerMm) : 0
-        // never hand a non-number to the drive (a NaN speed decodes as -1)
-        if (!finite(ratio)) {
-            ratio = 0
-            enabled = false
-            this.cmdFlowMlPerMin = 0
-        }
-        this.out.enabled = enabled
-        this.out.flowMlPerMin = this.cmdFlowMlPerMin
-        this.out.speedRatio = ratio
-        const d = this.deliveredMl()
-        if (d - this.lastPersistMl >= cfg.persistEveryMl) this.persistDue = true
+        o.persist = this.persistDue
+        return o
     }
 
     /** Call after persisting a snapshot. */
@@ -640,606 +645,56 @@ export class Supervisor {
     // ------------------------------------------------------------ commands
 
     /**
-     * FAULT-6/7: validate, then either execute, hold for the local confirm
-     * button, or reject with a reason. A rejection changes nothing.
+     * FAULT-6/7/8: validate, then execute, hold for the local confirm button,
+     * or reject with a reason. A repeated id gets its earlier answer and is
+     * not executed again. A rejection changes nothing.
      */
     command(tMs: number, cmd: Command, src: Source): Answer {
-        const id = isInt(cmd.id) && cmd.id > 0 && cmd.id <= 0x7fffffff ? cmd.id : 0
-        if (id !== 0) {
-            // a retry of a command already answered: never executed twice,
-            // answered again with what became of it
-            const prev = this.recall(id, cmd.op)
-            if (prev) {
-                this.queueAnswer(prev)
-                return prev
-            }
-        }
-        const r = this.validate(tMs, cmd, src)
-        if (r !== Reject.Ok) {
-            if (id === 0) this.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, r)
-            return this.answer(tMs, id, cmd, Outcome.Rejected, r)
-        }
-        if (src === Source.Host && this.needsConfirm(cmd)) {
-            // FAULT-8: one confirm authorises one command; never swapped
-            if (this.pending) {
-                if (id === 0) this.emit(EventKind.Rejected, tMs, Reason.None, cmd.op, Reject.Busy)
-                return this.answer(tMs, id, cmd, Outcome.Rejected, Reject.Busy)
-            }
-            this.pending = { op: cmd.op, a: cmd.a, b: cmd.b, id }
-            this.pendingMs = tMs
-            if (id === 0) this.emit(EventKind.ConfirmRequired, tMs, Reason.ConfirmRequired, cmd.op, 0)
-            return this.answer(tMs, id, cmd, Outcome.Pending, Reject.Ok)
-        }
-        if (this.cancelsPending(cmd.op)) this.settlePending(tMs, Outcome.Cancelled, Reject.Ok)
-        this.exec(tMs, cmd)
-        return this.answer(tMs, id, cmd, Outcome.Executed, Reject.Ok)
+        return this.desk.command(this, tMs, cmd, src)
     }
 
-    /** Safety actions cancel whatever waits for the confirm (FAULT-8). */
-    private cancelsPending(op: Op): boolean {
-        return op === Op.Pause || op === Op.LeakSeen || op === Op.Abort || op === Op.Finish
+    /** The local confirm button: the pending command, or on a latched fault with nothing pending, the local reset. */
+    confirmButton(tMs: number): Answer {
+        if (this.desk.pendingOp() === 0 && this.state === State.Fault) return this.command(tMs, { op: Op.ClearFault }, Source.Local)
+        return this.desk.confirm(this, tMs)
     }
 
-    /** Answers (sequenced commands) not yet sent; the server drains them. */
-    drainAnswers(): Answer[] {
-        const a = this.answers
-        this.answers = []
-        return a
-    }
-
-    private recall(id: number, op: Op): Answer {
-        for (let i = this.recent.length - 1; i >= 0; --i) {
-            const a = this.recent[i]
-            if (a.id === id) return a.op === op ? a : null
-        }
-        return null
-    }
-
-    private answer(tMs: number, id: number, cmd: Command, outcome: Outcome, reject: Reject): Answer {
-        const a: Answer = {
-            id,
-            op: cmd.op,
-            outcome,
-            reject,
-            pending: outcome === Outcome.Pending,
-            state: this.state,
-            lo: NaN,
-            hi: NaN,
-            tMs,
-        }
-        if (reject !== Reject.Ok) this.detail(tMs, cmd, a)
-        if (id !== 0) {
-            this.recent.push(a)
-            if (this.recent.length > ANSWER_MEMORY) this.recent.shift()
-            this.queueAnswer(a)
-        }
-        return a
-    }
-
-    private queueAnswer(a: Answer) {
-        // bounded: a flood of commands cannot grow memory (FAULT-10); a host
-        // that missed an answer re-sends the id and gets it again
-        if (this.answers.length >= ANSWER_QUEUE_MAX) {
-            this.answers.shift()
-            this.answersDropped++
-        }
-        this.answers.push(a)
-    }
-
-    /** A later outcome of the pending command, under its own id. */
-    private settlePending(tMs: number, outcome: Outcome, reject: Reject) {
-        const p = this.pending
-        if (!p) return
-        this.pending = null
-        if (!(p.id > 0)) return
-        const a = this.recall(p.id, p.op)
-        if (a) {
-            // the stored answer changes in place: a retry now hears the outcome
-            a.outcome = outcome
-            a.reject = reject
-            a.pending = false
-            a.state = this.state
-            a.tMs = tMs
-            if (reject !== Reject.Ok) this.detail(tMs, p, a)
-            this.queueAnswer(a)
-        } else this.answer(tMs, p.id, p, outcome, reject)
-    }
-
-    /** The values that matter for a refusal: the allowed range, the time left. */
-    private detail(tMs: number, cmd: Command, a: Answer) {
-        const r = a.reject
-        if (r === Reject.HoldNotElapsed) {
-            a.lo = Math.max(0, this.cfg.minHoldMs - (tMs - this.pauseMs))
-            return
-        }
-        if (r !== Reject.OutOfRange && r !== Reject.AboveCeiling) return
-        switch (cmd.op) {
-            case Op.SetFlow:
-                a.lo = this.cfg.flowMinMlPerMin
-                a.hi = this.cfg.flowMaxMlPerMin
-                break
-            case Op.SetCap:
-                a.lo = 0
-                a.hi = this.level >= 0 ? Math.min(DEVICE_MAX_CAP_ML, LEVELS[this.level].ceilingMl) : DEVICE_MAX_CAP_ML
-                break
-            case Op.SetSyringe:
-                a.lo = 0
-                a.hi = SYRINGES.length - 1
-                break
-            case Op.MarkMixing:
-                // cement mL; the age's range is 0..workingLimitS
-                a.lo = 0
-                a.hi = cmd.a >= 0 && cmd.a <= 100 ? MAX_CEMENT_AGE_S : 100
-                break
-            case Op.SetThreshold:
-                if (isInt(cmd.a) && cmd.a >= 0 && cmd.a < THRESHOLDS.length) {
-                    a.lo = THRESHOLDS[cmd.a].min
-                    a.hi = THRESHOLDS[cmd.a].max
-                } else {
-                    a.lo = 0
-                    a.hi = THRESHOLDS.length - 1
-                }
-                break
-            case Op.CalibrationDrive:
-                a.lo = 100
-                a.hi = 50 * this.cfg.encoderCountsPerMm
-                break
-            case Op.CalibrateGain:
-                a.lo = 0.05
-                a.hi = 100
-                break
-            default:
-                break
-        }
-    }
-
-    /** The local confirm button: runs the pending command, re-validated now. */
+    /** The confirm button: runs the pending command, re-validated now. */
     confirmPressed(tMs: number): Reject {
-        const p = this.pending
-        if (!p) return Reject.NothingToConfirm
-        if (tMs - this.pendingMs > this.cfg.confirmTimeoutMs) {
-            this.emit(EventKind.Info, tMs, Reason.ConfirmExpired, p.op, 0)
-            this.settlePending(tMs, Outcome.Expired, Reject.Ok)
-            return Reject.NothingToConfirm
-        }
-        const r = this.validate(tMs, p, Source.Local)
-        if (r !== Reject.Ok) {
-            if (!(p.id > 0)) this.emit(EventKind.Rejected, tMs, Reason.None, p.op, r)
-            this.settlePending(tMs, Outcome.Rejected, r)
-            return r
-        }
-        this.pending = null
-        this.exec(tMs, p)
-        // settle after exec so the answer carries the state it led to
-        this.pending = p
-        this.settlePending(tMs, Outcome.Executed, Reject.Ok)
-        return Reject.Ok
+        return this.desk.confirm(this, tMs).reject
     }
 
-    pendingOp(): number {
-        return this.pending ? this.pending.op : 0
+    // used by commands.ts
+    validate(now: number, cmd: Command, src: Source): Reject {
+        return validate(this, now, cmd, src)
     }
-
-    /** Commands that add risk; safer ones (pause, leak seen, abort...) never wait. */
-    private needsConfirm(cmd: Command): boolean {
-        const a = cmd.a
-        switch (cmd.op) {
-            case Op.ClearFault:
-                return true // latched faults clear by a local action only (FAULT-3)
-            case Op.SetBenchMode:
-                return a === 1 // turning bench mode on is itself a local decision
-            default:
-                break
-        }
-        if (this.benchMode) return false
-        switch (cmd.op) {
-            case Op.Start:
-            case Op.Resume:
-            case Op.OverrideLeakLimit:
-            case Op.CalibrationDrive:
-            case Op.Tare:
-            case Op.CalibrateGain:
-            case Op.CalibrateVolume:
-                return true
-            case Op.SetCap:
-                return a > LEVELS[this.level].capMl
-            case Op.SetFlow:
-                return this.state === State.Injecting && a > this.flowMlPerMin
-            case Op.SetRemoteMode:
-                return a === 0 && this.remoteMode
-            case Op.SetThreshold: {
-                const sp = THRESHOLDS[a]
-                const cur = getThreshold(this.cfg, a)
-                return (cmd.b - cur) * sp.safer < 0
-            }
-            default:
-                return false
-        }
+    needsConfirm(cmd: Command, src: Source): boolean {
+        return needsConfirm(this, cmd, src)
     }
-
-    private argsOk(cmd: Command, n: number): boolean {
-        if (n >= 1 && !finite(cmd.a)) return false
-        if (n >= 2 && !finite(cmd.b)) return false
-        return true
+    execute(now: number, cmd: Command) {
+        execute(this, now, cmd)
     }
-
-    private sensorReady(now: number): boolean {
-        return this.lastSampleMs >= 0 && now - this.lastSampleMs <= this.cfg.staleMs && this.sampleBad === Reason.None
+    resumeSetup(now: number) {
+        this.refFlow = this.refFlow > 0 ? this.refFlow : this.flowMlPerMin
+        this.takingUp = this.enc.slackMl > 0
     }
-
-    private validate(now: number, cmd: Command, src: Source): Reject {
-        const s = this.state
-        const a = cmd.a
-        const setup = s === State.Idle || s === State.Ready || s === State.Completed || s === State.Aborted
-        switch (cmd.op) {
-            // ---- always accepted: they can only make things safer
-            case Op.Pause:
-            case Op.LeakSeen:
-            case Op.Abort:
-            case Op.Finish:
-            case Op.Heartbeat:
-            case Op.Disarm:
-                return Reject.Ok
-            // ---- add risk
-            case Op.Start:
-                if (s !== State.Ready) return Reject.WrongState
-                return this.readyToMove(now)
-            case Op.Resume:
-                if (s !== State.Paused) return Reject.WrongState
-                if (this.motion !== Motion.Hold || now - this.pauseMs < this.cfg.minHoldMs) return Reject.HoldNotElapsed
-                return this.readyToMove(now)
-            case Op.Arm:
-                if (s !== State.Idle) return Reject.WrongState
-                if (this.level < 0) return Reject.UnknownLevel
-                if (!this.calibrated()) return Reject.NotCalibrated
-                if (!this.cementMarked) return Reject.CementNotMixed
-                if (this.cementAgeS(now) > this.cfg.workingLimitS) return Reject.CementTooOld
-                if (this.deliveredMl() >= this.capMl) return Reject.CapReached
-                return Reject.Ok
-            case Op.SetLevel:
-                if (!isInt(a)) return Reject.BadNumber
-                if (a < 0 || a >= LEVELS.length) return Reject.UnknownLevel
-                if (!setup) return Reject.WrongState
-                return Reject.Ok
-            case Op.SetCap: {
-                if (!this.argsOk(cmd, 1)) return Reject.BadNumber
-                if (this.level < 0) return Reject.UnknownLevel
-                if (a <= 0) return Reject.OutOfRange
-                if (a > DEVICE_MAX_CAP_ML || a > LEVELS[this.level].ceilingMl) return Reject.AboveCeiling
-                const raise = a > this.capMl
-                if (raise && !setup && s !== State.Paused) return Reject.WrongState
-                if (a > LEVELS[this.level].capMl && cmd.b !== 1) return Reject.OverrideRequired
-                return Reject.Ok
-            }
-            case Op.SetFlow:
-                if (!this.argsOk(cmd, 1)) return Reject.BadNumber
-                if (a < this.cfg.flowMinMlPerMin || a > this.cfg.flowMaxMlPerMin) return Reject.OutOfRange
-                if (s === State.Fault) return Reject.WrongState
-                return Reject.Ok
-            case Op.SetSyringe:
-                if (!isInt(a)) return Reject.BadNumber
-                if (a < 0 || a >= SYRINGES.length) return Reject.OutOfRange
-                if (s !== State.Idle || (this.levelStarted && !this.levelEnded)) return Reject.WrongState
-                return Reject.Ok
-            case Op.MarkMixing:
-                if (!this.argsOk(cmd, 1)) return Reject.BadNumber
-                // b = age of the cement when marked, s (absent = mixed now)
-                if (cmd.b !== undefined && !finite(cmd.b)) return Reject.BadNumber
-                if (a < 0 || a > 100) return Reject.OutOfRange
-                if (cmd.b !== undefined && (cmd.b < 0 || cmd.b > MAX_CEMENT_AGE_S)) return Reject.OutOfRange
-                if (s === State.Injecting) return Reject.WrongState
-                return Reject.Ok
-            case Op.Tare:
-                // PRS-1: only idle and unloaded (< 50 N on the current zero)
-                if (s !== State.Idle || this.motion !== Motion.Off) return Reject.WrongState
-                if (!this.sensorReady(now)) return Reject.SensorNotReady
-                if (Math.abs(this.forceN) > 50) return Reject.NotUnloaded
-                return Reject.Ok
-            case Op.CalibrateGain: {
-                if (!this.argsOk(cmd, 1)) return Reject.BadNumber
-                if (s !== State.Idle || this.motion !== Motion.Off) return Reject.WrongState
-                if (a < 0.05 || a > 100) return Reject.OutOfRange
-                if ((this.calFlags & CAL_TARE) === 0) return Reject.NotCalibrated
-                if (!this.sensorReady(now)) return Reject.SensorNotReady
-                const g = this.gainFor(a)
-                if (!finite(g) || g < 0.5 || g > 2) return Reject.Implausible
-                return Reject.Ok
-            }
-            case Op.CalibrateVolume: {
-                if (!isInt(a) || !this.argsOk(cmd, 2)) return Reject.BadNumber
-                if (s !== State.Idle) return Reject.WrongState
-                if (a < 100 || a > 10000000 || cmd.b <= 0 || cmd.b > 100000) return Reject.OutOfRange
-                const k = this.volumeScaleFor(a, cmd.b)
-                if (k < 0.8 || k > 1.25) return Reject.Implausible
-                return Reject.Ok
-            }
-            case Op.ClearFault:
-                if (s !== State.Fault) return Reject.WrongState
-                if (src === Source.Host) return Reject.Ok // held until the local confirm
-                if (this.estop || !this.estopPresent) return Reject.EstopActive
-                if (!this.encoderPresent || !this.sensorReady(now)) return Reject.ConditionActive
-                return Reject.Ok
-            case Op.SetRemoteMode:
-                if (!isInt(a) || (a !== 0 && a !== 1)) return Reject.BadNumber
-                return Reject.Ok
-            case Op.SetBenchMode:
-                if (!isInt(a) || (a !== 0 && a !== 1)) return Reject.BadNumber
-                if (a === 1 && s !== State.Idle) return Reject.WrongState
-                return Reject.Ok
-            case Op.SetThreshold: {
-                if (!isInt(a) || !this.argsOk(cmd, 2)) return Reject.BadNumber
-                if (a < 0 || a >= THRESHOLDS.length) return Reject.OutOfRange
-                const sp = THRESHOLDS[a]
-                if (sp.integer && !isInt(cmd.b)) return Reject.BadNumber
-                if (cmd.b < sp.min || cmd.b > sp.max) return Reject.OutOfRange
-                return Reject.Ok
-            }
-            case Op.OverrideLeakLimit:
-                if (this.level < 0 || this.levelEnded) return Reject.WrongState
-                return Reject.Ok
-            case Op.CalibrationDrive:
-                // BOARD-3: bench only (no level in progress), driver idle
-                if (!isInt(a)) return Reject.BadNumber
-                if (a < 100 || a > 50 * this.cfg.encoderCountsPerMm) return Reject.OutOfRange
-                if (s !== State.Idle || this.motion !== Motion.Off || (this.levelStarted && !this.levelEnded))
-                    return Reject.WrongState
-                if (this.estop || !this.estopPresent) return Reject.EstopActive
-                if (!this.sensorReady(now)) return Reject.SensorNotReady
-                if (!this.encoderPresent || !this.countValid) return Reject.EncoderNotReady
-                return Reject.Ok
-            default:
-                return Reject.UnknownCommand
-        }
-    }
-
-    /** Common preconditions for any forward motion. */
-    private readyToMove(now: number): Reject {
-        if (this.estop || !this.estopPresent) return Reject.EstopActive
-        if (!this.calibrated()) return Reject.NotCalibrated
-        if (!this.sensorReady(now)) return Reject.SensorNotReady
-        if (!this.encoderPresent || !this.countValid) return Reject.EncoderNotReady
-        if (!this.cementMarked) return Reject.CementNotMixed
-        if (this.cementAgeS(now) > this.cfg.workingLimitS) return Reject.CementTooOld
-        if (this.deliveredMl() >= this.capMl) return Reject.CapReached
-        if (this.remoteMode && now - this.lastHeartbeatMs > this.cfg.hostTimeoutMs) return Reject.WrongState
-        return Reject.Ok
-    }
-
-    private gainFor(massKg: number): number {
-        // reading is a WeightScale kg value; force in N is (kg - tare) x gain x g
-        const net = this.lastKg() - this.tareKg
-        return net > 0 ? massKg / net : NaN
-    }
-
-    private lastKg(): number {
-        return this.forceN / (this.gain * G_MPS2) + this.tareKg
-    }
-
-    private volumeScaleFor(counts: number, measuredUl: number): number {
-        return measuredUl / 1000 / (counts * geometricMlPerCount(SYRINGES[this.syringe].boreMm, this.cfg.encoderCountsPerMm))
-    }
-
-    private exec(now: number, cmd: Command) {
-        const s = this.state
-        const a = cmd.a
-        switch (cmd.op) {
-            case Op.Pause:
-                if (s === State.Injecting) this.pause(now, Reason.OperatorPause)
-                else if (this.calDriving) this.stopCalDrive(now, Reason.OperatorPause)
-                break
-            case Op.LeakSeen:
-                if (s === State.Injecting) this.leakPause(now, Reason.LeakSeen)
-                else if (s === State.Paused) {
-                    // a leak seen while already paused counts, and re-labels the pause
-                    this.leakPauses++
-                    this.reason = Reason.LeakSeen
-                    this.emit(EventKind.Alarm, now, Reason.LeakSeen, Action.Pause, 0)
-                    if (this.leakPauses >= this.cfg.maxLeakPauses && !this.leakLimitOverride)
-                        this.endLevel(now, State.Aborted, Reason.LeakLimit)
-                }
-                break
-            case Op.Abort:
-                if (s === State.Injecting || s === State.Paused || s === State.Ready) {
-                    this.endLevel(now, State.Aborted, Reason.OperatorAbort)
-                } else if (this.calDriving) this.stopCalDrive(now, Reason.OperatorAbort)
-                break
-            case Op.Finish:
-                if (s === State.Injecting || s === State.Paused) this.endLevel(now, State.Completed, Reason.Finished)
-                break
-            case Op.Disarm:
-                if (s === State.Ready) this.enter(now, State.Idle, Reason.Disarmed)
-                break
-            case Op.Heartbeat:
-                this.lastHeartbeatMs = now
-                break
-            case Op.Arm:
-                this.enter(now, State.Ready, Reason.Armed)
-                if (this.remainingCementMl() < this.capMl - this.deliveredMl())
-                    this.emit(EventKind.Alarm, now, Reason.LowCement, Action.Warn, 0) // VOL-4
-                break
-            case Op.Start:
-                if (!this.levelStarted) {
-                    this.levelStarted = true
-                    this.startCount = this.count
-                    this.hwCount = this.count
-                    this.levelStartMs = now
-                }
-                if (this.cementAgeS(now) < this.cfg.doughS)
-                    this.emit(EventKind.Alarm, now, Reason.CementEarly, Action.Warn, 0) // FLOW-3
-                this.beginAdvance()
-                this.enter(now, State.Injecting, Reason.Started)
-                break
-            case Op.Resume:
-                this.takingUp = this.count < this.hwCount
-                this.latched[Check.Overpressure] = false
-                this.latched[Check.Blockage] = false
-                this.latched[Check.HostLost] = false
-                this.latched[Check.LeakSuspected] = false
-                this.beginAdvance()
-                this.enter(now, State.Injecting, Reason.Resumed)
-                break
-            case Op.SetLevel:
-                if (this.levelStarted && !this.levelEnded) this.closeRecord(now)
-                this.newLevel(a)
-                if (s !== State.Idle) this.enter(now, State.Idle, Reason.Disarmed)
-                break
-            case Op.SetCap:
-                if (a > LEVELS[this.level].capMl) {
-                    this.overrides++
-                    this.emit(EventKind.Info, now, Reason.CapOverride, a, LEVELS[this.level].capMl)
-                }
-                this.capMl = a
-                this.persistDue = true
-                break
-            case Op.SetFlow:
-                this.flowMlPerMin = a
-                break
-            case Op.SetSyringe:
-                this.syringe = a
-                break
-            case Op.MarkMixing:
-                this.mixedAtMs = now - (cmd.b !== undefined ? cmd.b * 1000 : 0)
-                this.cementMarked = true
-                this.sessionPreparedMl += a
-                this.latched[Check.CementSetting] = false
-                break
-            case Op.Tare:
-                this.tareKg = this.lastKg()
-                this.forceN = 0
-                this.calFlags |= CAL_TARE
-                this.persistDue = true
-                break
-            case Op.CalibrateGain: {
-                const kg = this.lastKg()
-                this.gain = this.gainFor(a)
-                this.forceN = (kg - this.tareKg) * this.gain * G_MPS2
-                this.calFlags |= CAL_GAIN
-                this.persistDue = true
-                break
-            }
-            case Op.CalibrateVolume:
-                this.volumeScale = this.volumeScaleFor(a, cmd.b)
-                this.calFlags |= CAL_VOLUME
-                this.persistDue = true
-                break
-            case Op.ClearFault:
-                for (let c = 0; c < CHECKS.length; ++c) if (CHECKS[c].clear === Clear.OnLocalReset) this.latched[c] = false
-                this.motion = Motion.Off
-                this.enter(now, State.Idle, Reason.FaultCleared)
-                break
-            case Op.SetRemoteMode:
-                this.remoteMode = a === 1
-                this.lastHeartbeatMs = now
-                break
-            case Op.SetBenchMode:
-                this.benchMode = a === 1
-                this.emit(EventKind.Info, now, Reason.BenchMode, a, 0)
-                break
-            case Op.SetThreshold:
-                setThreshold(this.cfg, a, cmd.b)
-                this.emit(EventKind.Info, now, Reason.ThresholdChanged, a, cmd.b)
-                break
-            case Op.CalibrationDrive:
-                this.calDriving = true
-                this.calStartCount = this.count
-                this.calTargetCount = this.count + a
-                this.calDriveCounts = 0
-                this.beginAdvance()
-                break
-            case Op.OverrideLeakLimit:
-                this.leakLimitOverride = true
-                this.overrides++
-                this.emit(EventKind.Info, now, Reason.LeakLimitOverride, this.leakPauses, 0)
-                break
-        }
-    }
-
-    private stopCalDrive(now: number, reason: Reason) {
-        this.calDriving = false
-        this.calDriveCounts = 0
-        if (this.motion === Motion.Advance) this.beginRetract(now, true)
-        this.emit(EventKind.Info, now, Reason.CalDriveStopped, reason, 0)
-    }
-
-    private beginAdvance() {
-        this.motion = Motion.Advance
-        this.cmdFlowMlPerMin = 0
-        this.stableSinceMs = -1
-        this.riseSettled = false
-        this.riseArmed = false
-        this.rate.reset()
-        this.leak.reset()
-        this.leakDrop = 0
-    }
-
-    private newLevel(level: number) {
-        this.level = level
-        this.capMl = LEVELS[level].capMl
-        this.levelStarted = false
-        this.levelEnded = false
-        this.deliveredOffsetMl = 0
-        this.pauses = 0
-        this.leakPauses = 0
-        this.overrides = 0
-        this.leakLimitOverride = false
-        this.peakPressurePa = 0
-        this.lastPersistMl = 0
-        this.flowTrim = 1
-        this.latched[Check.Cap] = false
-        this.latched[Check.CapWarning] = false
-        this.latched[Check.CementSetting] = false
-        this.persistDue = true
+    sensorReady(now: number): boolean {
+        return this.cell.ready(now, this.cfg.staleMs)
     }
 
     // ------------------------------------------------------------ persistence (FAULT-5)
 
-    snapshotLevel(): LevelSnapshot {
-        return {
-            level: this.level,
-            capMl: this.capMl,
-            deliveredMl: this.deliveredMl(),
-            state: this.state,
-            pauses: this.pauses,
-            leakPauses: this.leakPauses,
-            overrides: this.overrides,
-        }
+    snapshot(tMs: number): Snapshot {
+        return takeSnapshot(this, tMs)
     }
 
+    /** The calibration alone (FAULT-9: the hardware cross-checks the load cell against it). */
     snapshotCalibration(): CalibrationSnapshot {
-        return { tareKg: this.tareKg, gain: this.gain, volumeScale: this.volumeScale, flags: this.calFlags }
+        return { tareKg: this.cell.tareKg, gain: this.cell.gain, volumeScale: this.volumeScale, flags: this.calFlags }
     }
 
-    /**
-     * Boot: restore calibration and the last level. A level that was in
-     * progress (injecting, paused, or faulted mid-level) comes back as
-     * fault(restart) with its delivered volume counted; never injecting.
-     */
-    restore(now: number, cal: CalibrationSnapshot, lvl: LevelSnapshot) {
-        if (cal) {
-            this.tareKg = cal.tareKg
-            this.gain = cal.gain
-            this.volumeScale = cal.volumeScale
-            this.calFlags = cal.flags & CAL_ALL
-        }
-        if (lvl && lvl.level >= 0 && lvl.level < LEVELS.length) {
-            this.level = lvl.level
-            // a stored cap never exceeds the level's override ceiling (VOL-2)
-            this.capMl = Math.min(lvl.capMl, LEVELS[lvl.level].ceilingMl)
-            this.deliveredOffsetMl = lvl.deliveredMl
-            this.lastPersistMl = lvl.deliveredMl
-            this.pauses = lvl.pauses
-            this.leakPauses = lvl.leakPauses
-            this.overrides = lvl.overrides
-            this.levelEnded = lvl.state === State.Completed || lvl.state === State.Aborted
-            const midLevel = lvl.state === State.Injecting || lvl.state === State.Paused || lvl.state === State.Fault
-            if (midLevel) {
-                this.state = State.Fault
-                this.reason = Reason.Restart
-                this.emit(EventKind.Transition, now, Reason.Restart, State.Idle, State.Fault)
-                return
-            }
-        }
-        this.state = State.Idle
-        this.reason = Reason.None
+    /** Boot: restore what was saved (any part may be null); never lands in injecting. */
+    restore(tMs: number, snap: Snapshot) {
+        if (snap) restoreSnapshot(this, tMs, snap.cal, snap.level, snap.setup)
     }
 }

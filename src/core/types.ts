@@ -50,6 +50,10 @@ export enum Reason {
     SlackTaken = 37,
     CalDriveDone = 38,
     CalDriveStopped = 39,
+    HandMotion = 40, // VOL-6: the plunger moved while the drive was disabled
+    PendingCancelled = 41, // FAULT-8: a safety action cancelled the pending command
+    SyringeConfirmed = 42, // FAULT-5: the syringe was confirmed locally after a restart
+    EventsDropped = 43, // FAULT-10: events dropped (value = how many)
     // latched faults
     SensorStale = 20,
     SensorSaturated = 21,
@@ -59,6 +63,7 @@ export enum Reason {
     Stall = 25,
     Estop = 26,
     Restart = 27,
+    SensorLow = 28, // PRS-5: force implausibly low while advancing (dead or open cell)
 }
 
 /** Why a command was refused. Readable by the host (FAULT-6). */
@@ -85,7 +90,38 @@ export enum Reject {
     Implausible = 19, // calibration result outside plausible bounds
     CapReached = 20,
     NeedsLocal = 21, // only the local confirm button can do this
-    Busy = 22, // another risk-adding command already waits for the confirm (FAULT-8)
+    Busy = 22, // FAULT-8: another risk-adding command already waits for the confirm
+    SyringeUnconfirmed = 23, // FAULT-5: confirm the syringe locally after a restart
+    MidLevel = 24, // BOARD-3: not while a level is in progress
+}
+
+/** What became of a command (wire values of event command_result). */
+export enum Outcome {
+    Executed = 0,
+    Pending = 1, // waits for the local confirm button
+    Rejected = 2, // refused; `reject` says why; nothing changed
+    Expired = 3, // the confirm was not pressed in time
+    Cancelled = 4, // a safety action cleared it before the confirm
+}
+
+/**
+ * The answer to one command: given at once by command(), and again for
+ * each later outcome of a pending command (drainAnswers()). `id` is the
+ * host's request id (0 = unsequenced).
+ */
+export interface Answer {
+    id: number
+    op: Op
+    outcome: Outcome
+    reject: Reject
+    /** true while it waits for the local confirm button */
+    pending: boolean
+    /** state after the command */
+    state: State
+    /** values that matter: the allowed range for OutOfRange / AboveCeiling, remaining hold ms for HoldNotElapsed; NaN otherwise */
+    lo: number
+    hi: number
+    tMs: number
 }
 
 /** Ranked actions; the highest active one wins (PX4-style). */
@@ -151,37 +187,6 @@ export interface Command {
     b?: number
 }
 
-export interface CommandResult {
-    reject: Reject
-    /** true when accepted but waiting for the local confirm button */
-    pending: boolean
-}
-
-/** What became of a command (wire values of event command_result). */
-export enum Outcome {
-    Executed = 0,
-    Pending = 1, // waits for the local confirm button
-    Rejected = 2, // refused; `reject` says why; nothing changed
-    Expired = 3, // the confirm was not pressed in time
-    Cancelled = 4, // a safety action cleared it before the confirm
-}
-
-/**
- * The answer to one command: given at once by command(), and again for
- * each later outcome of a pending command (drainAnswers()).
- */
-export interface Answer extends CommandResult {
-    id: number
-    op: Op
-    outcome: Outcome
-    /** state after the command */
-    state: State
-    /** values that matter: the allowed range for OutOfRange / AboveCeiling, remaining hold ms for HoldNotElapsed; NaN otherwise */
-    lo: number
-    hi: number
-    tMs: number
-}
-
 /** Sensor values handed to one control step. */
 export interface Inputs {
     tMs: number
@@ -189,6 +194,12 @@ export interface Inputs {
     newSample: boolean
     /** WeightScale reading in kg (NaN if the sensor reports one) */
     loadCellKg: number
+    /**
+     * the load cell itself reports saturation (its reading sits at the
+     * converter's full scale): PRS-5 uses the sensor's status, not a force
+     * threshold that tare could shift
+     */
+    loadCellSaturated: boolean
     /** latest plunger encoder position, counts */
     encoderCount: number
     /** the encoder role is bound and has reported at least once */
@@ -200,6 +211,10 @@ export interface Inputs {
      * blocks any start and, while a level is active, acts as a pressed one.
      */
     estopPresent: boolean
+    /** the leak pedal is held down now (read by level, FAULT-12) */
+    pedal: boolean
+    /** the local confirm button went down since the last step */
+    confirmPressed: boolean
 }
 
 /** The one motor command, produced by the supervisor only. */
@@ -217,7 +232,8 @@ export const enum EventKind {
     Rejected = 3, // a = op, b = Reject
     ConfirmRequired = 4, // a = op
     Info = 5, // reason, a = value (override logged, threshold changed...)
-    LevelRecord = 6, // the per-level record is ready (TEL-3)
+    LevelRecord = 6, // the per-level record is ready (TEL-3): a = level, b = delivered mL
+    Answer = 7, // a deferred answer (pending command executed, rejected, expired, cancelled)
 }
 
 export interface CoreEvent {
@@ -242,4 +258,29 @@ export interface LevelRecord {
     endMs: number
     endState: State
     endReason: Reason
+}
+
+/** The values a telemetry sample carries (TEL-1/2), taken at the end of a step. */
+export interface Sample {
+    tMs: number
+    deliveredMl: number
+    pressurePa: number
+    forceN: number
+    flowMlPerMin: number
+    speedRatio: number
+}
+
+/**
+ * Everything one control step hands to the outside. The app and the server
+ * only forward it: motor command to the drive, sample to telemetry, events
+ * and answers to the host, records to the record store, the snapshot to
+ * flash when `persist` is set.
+ */
+export interface StepOutput {
+    motor: MotorCommand
+    sample: Sample
+    events: CoreEvent[]
+    answers: Answer[]
+    records: LevelRecord[]
+    persist: boolean
 }

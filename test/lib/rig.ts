@@ -6,7 +6,9 @@ import * as ds from "@devicescript/core"
 // simple and cheap enough for the VM under --test GC stress.
 
 import {
+    Answer,
     CoreEvent,
+    Inputs,
     DRIVE_MAX_PLUNGER_MM_PER_S,
     ENCODER_COUNTS_PER_MM,
     EventKind,
@@ -42,16 +44,23 @@ export class Plant {
     velMmPerS = 0
     /** deterministic noise on the force, N (amplitude of a uniform +/-) */
     noiseN = 0
-    private seed = 12345
+    private s1 = 12345
+    private s2 = 2345
+    private s3 = 345
 
     areaMm2(): number {
         return plungerAreaMm2(this.boreMm)
     }
 
     rand(): number {
-        // LCG, deterministic
-        this.seed = (this.seed * 1103515245 + 12345) % 2147483648
-        return this.seed / 2147483648
+        // Wichmann-Hill, deterministic: every product stays below 2^31. The VM
+        // multiplies integers in 32 bits and wraps (an LCG with a larger
+        // product gave values outside [0, 1) there)
+        this.s1 = (171 * this.s1) % 30269
+        this.s2 = (172 * this.s2) % 30307
+        this.s3 = (170 * this.s3) % 30323
+        const u = this.s1 / 30269 + this.s2 / 30307 + this.s3 / 30323
+        return u - Math.floor(u)
     }
 
     advance(dtMs: number, cmd: MotorCommand) {
@@ -90,6 +99,12 @@ export class Rig {
     estop = false
     estopPresent = true
     encoderPresent = true
+    /** the leak pedal held down (level) */
+    pedal = false
+    /** the local confirm button goes down before the next step */
+    confirmNext = false
+    /** the load cell reports its own saturation */
+    saturated = false
     /** load-cell override: NaN or a fixed kg value replaces the plant's force */
     kgOverride: number = undefined
     /** count override for encoder-jump tests */
@@ -97,6 +112,8 @@ export class Rig {
     sampling = true
     last: MotorCommand = { enabled: false, speedRatio: 0, flowMlPerMin: 0 }
     events: CoreEvent[] = []
+    /** deferred answers the steps returned */
+    answers: Answer[] = []
     steps = 0
 
     kg(): number {
@@ -104,21 +121,43 @@ export class Rig {
         return this.plant.forceN() / G_MPS2
     }
 
+    private inp: Inputs = {
+        tMs: 0,
+        newSample: false,
+        loadCellKg: 0,
+        loadCellSaturated: false,
+        encoderCount: 0,
+        encoderPresent: true,
+        estop: false,
+        estopPresent: true,
+        pedal: false,
+        confirmPressed: false,
+    }
+
     /** One control step with (or without) a new load-cell sample. */
     step(newSample: boolean = true): MotorCommand {
-        const cmd = this.sup.step({
-            tMs: this.tMs,
-            newSample: newSample && this.sampling,
-            loadCellKg: this.kg(),
-            encoderCount: this.plant.counts() + this.countOffset,
-            encoderPresent: this.encoderPresent,
-            estop: this.estop,
-            estopPresent: this.estopPresent,
-        })
+        // one inputs object, reused: every allocation costs a GC under the VM's --test stress
+        const i = this.inp
+        i.tMs = this.tMs
+        i.newSample = newSample && this.sampling
+        i.loadCellKg = this.kg()
+        i.loadCellSaturated = this.saturated
+        i.encoderCount = this.plant.counts() + this.countOffset
+        i.encoderPresent = this.encoderPresent
+        i.estop = this.estop
+        i.estopPresent = this.estopPresent
+        i.pedal = this.pedal
+        i.confirmPressed = this.confirmNext
+        const out = this.sup.step(i)
+        this.confirmNext = false
         this.steps++
-        this.last = { enabled: cmd.enabled, speedRatio: cmd.speedRatio, flowMlPerMin: cmd.flowMlPerMin }
-        const ev = this.sup.drainEvents()
-        for (let i = 0; i < ev.length; ++i) this.events.push(ev[i])
+        const m = out.motor
+        this.last = { enabled: m.enabled, speedRatio: m.speedRatio, flowMlPerMin: m.flowMlPerMin }
+        for (let i = 0; i < out.events.length; ++i) this.events.push(out.events[i])
+        for (let i = 0; i < out.answers.length; ++i) this.answers.push(out.answers[i])
+        // keep test memory bounded on long runs
+        if (this.events.length > 400) this.events = this.events.slice(200)
+        if (this.answers.length > 100) this.answers = this.answers.slice(50)
         return this.last
     }
 
@@ -129,27 +168,41 @@ export class Rig {
         return this.step(true)
     }
 
-    /** Runs for ms, or until pred() is true; yields to the VM every 10 ticks. */
+    /** The answers the steps returned since the last call (and any not yet stepped out). */
+    takeAnswers(): Answer[] {
+        const a = this.answers
+        const more = this.sup.drainAnswers()
+        for (let i = 0; i < more.length; ++i) a.push(more[i])
+        this.answers = []
+        return a
+    }
+
+    /** Presses the local confirm button (it reaches the core with the next step). */
+    confirm(): Answer {
+        return this.sup.confirmButton(this.tMs)
+    }
+
+    /** Runs for ms, or until pred() is true; yields to the VM every 5 ticks (a step costs ~10-20 k VM instructions). */
     async run(ms: number, pred?: () => boolean): Promise<boolean> {
         const end = this.tMs + ms
         let n = 0
         while (this.tMs < end) {
             this.tick()
             if (pred && pred()) return true
-            if (++n % 10 === 0) await sleepTick()
+            if (++n % 5 === 0) await sleepTick()
         }
         return false
     }
 
-    cmd(op: Op, a?: number, b?: number, src: Source = Source.Local) {
-        const r = this.sup.command(this.tMs, { op, a, b }, src)
+    cmd(op: Op, a?: number, b?: number, src: Source = Source.Local, id?: number): Answer {
+        const r = this.sup.command(this.tMs, { op, a, b, id }, src)
         // a command takes effect at once: step again so the motor hears it now
         this.step(false)
         return r
     }
 
-    /** Calibrate (tare, 1 kg gain, geometric volume), set level, mix, arm. */
-    prepare(level: string = "C2", flow: number = 3) {
+    /** Calibrate (tare, 1 kg gain, geometric volume), set level, mix `cementMl`, arm. */
+    prepare(level: string = "C2", flow: number = 3, cementMl: number = 10) {
         const s = this.sup
         this.step(true)
         this.cmd(Op.Tare)
@@ -161,14 +214,15 @@ export class Rig {
         this.cmd(Op.CalibrateVolume, 12000, Math.round(12000 * mlpc * 1000 * 1000) / 1000)
         this.cmd(Op.SetLevel, levelIndex(level))
         this.cmd(Op.SetFlow, flow)
-        this.cmd(Op.MarkMixing, 10)
-        this.tMs += 150000 // cement past its dough time
+        this.cmd(Op.MarkMixing, cementMl, 150) // mixed 150 s ago: past its dough time
         this.step(true)
         this.cmd(Op.Arm)
     }
 
-    async startInjecting(level: string = "C2", flow: number = 3) {
-        this.prepare(level, flow)
+    async startInjecting(level: string = "C2", flow: number = 3, cementMl: number = 10) {
+        await sleepTick() // the VM panics past ~128 k instructions without a yield
+        this.prepare(level, flow, cementMl)
+        await sleepTick()
         this.cmd(Op.Start)
         if (this.sup.state !== State.Injecting) throw new Error(`start failed, state ${this.sup.state}`)
     }
