@@ -22,6 +22,9 @@ function opt(args: any, i: number): number {
     return typeof v === "number" ? v : NaN
 }
 
+/** pause after each event sent, ms: at most ~25 events/s of the VM's ~50 packets/s */
+const EVENT_GAP_MS = 40
+
 /** events waiting to be sent at most (FAULT-10) */
 export const OUTBOX_MAX = 24
 
@@ -312,9 +315,9 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     }
 
     /**
-     * Sends queued events one at a time, each three times (0, 20, 40 ms) as
-     * Jacdac events are; waiting on each send keeps the only queue ours and
-     * bounded (the platform's event worker is unbounded).
+     * Sends queued events one at a time, paced; waiting on each send keeps
+     * the only queue ours and bounded (the platform's event worker, which
+     * repeats each event three times, is unbounded).
      */
     private async pumpOutbox() {
         if (this.pumping) return
@@ -324,11 +327,11 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
                 const pkt = this.outbox.shift()
                 this.outboxKeep.shift()
                 await (ds as any as EventSender)._serverSend(0x100, pkt) // stamps it as an event
+                // once, not three times: the VM's ~50 packets/s are shared with
+                // the motor commands (BOARD-4); a host that misses an answer asks
+                // again under the same seq, and the recorder marks lost events
                 await this._send(pkt)
-                await ds.sleep(20)
-                await this._send(pkt)
-                await ds.sleep(20)
-                await this._send(pkt)
+                await ds.sleep(EVENT_GAP_MS)
             }
         } finally {
             this.pumping = false

@@ -278,7 +278,7 @@ export class Firmware {
     }
 
     async waitState(s: State, ms = 5000) {
-        await this.waitFor(`state ${State[s]}`, ms, t => t.state === s)
+        await this.waitFor(`state ${State[s]} (latest reason ${this.latest ? Reason[this.latest.reason] : "none"})`, ms, t => t.state === s)
     }
 
     /** Telemetry batches arriving after now (fresh values, not the one already here). */

@@ -84,6 +84,7 @@ describe("send against the firmware in the VM", () => {
             [["arm"], /rejected by the device: wrong_state .*; the device is ready/],
         ]
         const before = await fw.fresh()
+        const t0 = performance.now()
         for (const [args, re] of cases) {
             const r = await runCli(["--tcp", fw.tcp, "send", ...args])
             assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}${r.err}`)
@@ -92,7 +93,9 @@ describe("send against the firmware in the VM", () => {
         const t = await fw.fresh()
         assert.equal(t.state, State.Ready, "rejections change nothing")
         assert.equal(t.capMl, before.capMl)
-        assert.ok(fw.answers.every(a => a.outcome === "rejected"), JSON.stringify(fw.answers))
+        const mine = fw.answers.filter(a => a.tMs >= t0)
+        assert.equal(mine.length, cases.length, JSON.stringify(mine))
+        assert.ok(mine.every(a => a.outcome === "rejected"), JSON.stringify(mine))
     })
 
     test("HOST-3, FAULT-6: resume before the minimum hold is refused with the hold left, exit 1", () => fw.attempt("hold", async () => {
@@ -148,20 +151,26 @@ describe("send against the firmware in the VM", () => {
         assert.notEqual(fw.state, State.Injecting)
     })
 
-    test("HOST-3, FAULT-7: commands that only make things safer or select a level execute at once, exit 0", async () => {
+    test("HOST-3, FAULT-7: commands that only make things safer execute at once (exit 0); level, flow and the cement clock wait for the confirm", async () => {
         await fw.ready()
         for (const [args, re] of [
-            [["set-level", "C3"], /executed: set-level \(state: idle\)/],
-            [["set-flow", "2"], /executed: set-flow/],
-            [["mark-mixing", "10", "0"], /executed: mark-mixing/],
-            [["arm"], /executed: arm \(state: ready\)/],
             [["disarm"], /executed: disarm \(state: idle\)/],
             [["abort"], /executed: abort/],
+            [["pause"], /executed: pause/],
         ] as [string[], RegExp][]) {
             const r = await runCli(["--tcp", fw.tcp, "send", ...args])
             assert.equal(r.code, 0, `${args.join(" ")}: ${r.out}${r.err}`)
             assert.match(r.out, re)
             assert.doesNotMatch(r.out, /press confirm/)
+        }
+        // FAULT-7: changing the level, the flow or the cement clock adds risk
+        for (const args of [["set-level", "C3"], ["set-flow", "2"], ["mark-mixing", "10", "0"]]) {
+            const p = cli("--tcp", fw.tcp, "send", ...args)
+            await p.waitFor(/press confirm on the device/)
+            await fw.pressConfirm()
+            const r = await p.result()
+            assert.equal(r.code, 0, `${args.join(" ")}: ${r.out}${r.err}`)
+            assert.match(r.out, /confirmed on the device: .* executed/)
         }
         const t = await fw.fresh()
         assert.equal(t.level, 2, "C3")
@@ -226,8 +235,9 @@ describe("send against the firmware in the VM", () => {
         try {
             assert.ok(await link.waitConnected(5000))
             const quiet = () => {}
-            const a = await sendCommand(link, prepare("set-flow", ["2"], {}), { out: quiet })
-            const b = await sendCommand(link, prepare("set-flow", ["2.5"], {}), { out: quiet })
+            // commands that execute at once (no confirm): the keep-alive, twice
+            const a = await sendCommand(link, prepare("heartbeat", [], {}), { out: quiet })
+            const b = await sendCommand(link, prepare("heartbeat", [], {}), { out: quiet })
             assert.equal(a.exit, 0)
             assert.equal(b.exit, 0)
             assert.equal(b.seq, a.seq + 1)

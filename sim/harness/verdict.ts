@@ -179,7 +179,15 @@ export function judge(sc: Scenario, r: ScenarioResult): { pass: boolean; failure
     for (const [trigger, lim] of Object.entries(ex.stops ?? {})) {
         const s = r.stops.find(x => x.trigger === trigger)
         if (!s) {
-            f.push(`no ${trigger} stop`)
+            // PRS-2 looks ahead along the slope: a firmware that paused on
+            // over-pressure before the plant's pressure reached the limit
+            // stopped early (latency <= 0), like a cap stop before the cap
+            const limitPa = sc.thresholds?.overpressurePa ?? 3.5e6
+            const early =
+                trigger === "overpressure" &&
+                r.peakPressurePa <= limitPa &&
+                r.events.some(e => e.type === "transition" && e.reason === "Overpressure")
+            if (!early) f.push(`no ${trigger} stop`)
             continue
         }
         if (lim.maxLatencyMs !== undefined && !(s.latencyMs !== null && s.latencyMs <= lim.maxLatencyMs))

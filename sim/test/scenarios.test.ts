@@ -241,7 +241,11 @@ describe("closed loop against the firmware in the VM, lockstep (SIM-2, SIM-3, SI
     test("PRS-2: c7-late-cement: over-pressure stops the motor within 50 ms of the crossing", T, async () => {
         const r = await run("c7-late-cement")
         verdict(r)
-        assert.ok(stop(r, "overpressure").latencyMs! <= 50, JSON.stringify(stop(r, "overpressure")))
+        const s = r.stops.find(x => x.trigger === "overpressure")
+        // either stopped within 50 ms of the crossing, or (the check looks ahead along
+        // the slope) paused on over-pressure before the plant ever reached the limit
+        if (s) assert.ok(s.latencyMs! <= 50, JSON.stringify(s))
+        else assert.ok(r.peakPressurePa <= 3.5e6 && r.finalReason === "Overpressure", `peak ${r.peakPressurePa} Pa, ${r.finalReason}`)
     })
     test("SIM-1: t10-metastatic completes at cap; the firmware's pressure record tracks the model (PRS-1 chain, within 3 %)", T, async () => {
         const r = await run("t10-metastatic")
