@@ -123,6 +123,9 @@ export class Supervisor {
     takingUp = false
     /** TEL-3: the level ended; its record follows once the plunger is at rest */
     private recordDue = false
+    /** level and volume of the last record sent (a repeat is sent unchanged) */
+    private recordLevel = -1
+    private recordMl = NaN
     private recEndState = State.Idle
     private recEndReason = Reason.None
     calDriving = false
@@ -318,7 +321,8 @@ export class Supervisor {
         this.cell.judgeLow(now, advancing, s, this.cfg.lowForceFraction, this.cfg.lowForceMs)
         if (this.cell.status !== SampleStatus.Ok) return
         const p = this.cell.pressurePa
-        if ((this.state === State.Injecting || this.state === State.Paused) && p > this.lvl.peakPressurePa)
+        // the peak covers the level until its record closes at rest (decompression included)
+        if ((this.state === State.Injecting || this.state === State.Paused || this.recordDue) && p > this.lvl.peakPressurePa)
             this.lvl.peakPressurePa = p
         // PRS-3: the cutoff never sits below what this syringe's noise makes of the slope
         const sigmaPa = this.cfg.loadCellNoiseN / (plungerAreaMm2(s.boreMm) * 1e-6)
@@ -533,6 +537,8 @@ export class Supervisor {
         }
         this.book.totalsMl[l.level] = this.deliveredMl()
         const r = l.record(this.deliveredMl(), now, st, rs)
+        this.recordLevel = l.level
+        this.recordMl = this.deliveredMl()
         this.book.keep(r)
         if (this.records.length >= 4) this.records.shift()
         this.records.push(r)
@@ -548,7 +554,13 @@ export class Supervisor {
     /** VOL-7: select a level; one that already received cement continues its total. */
     selectLevel(now: number, level: number) {
         if (this.lvl.level >= 0) {
-            if (this.lvl.started || this.deliveredMl() > 0) this.closeRecord(now)
+            // a level whose record already went out at its end, unchanged since,
+            // sends that same record again (same times: a host sees a repeat)
+            const sent = this.lvl.ended && this.recordLevel === this.lvl.level && this.deliveredMl() === this.recordMl
+            if (sent) {
+                const last = this.lastRecord()
+                this.emit(EventKind.LevelRecord, now, last.endReason, this.lvl.level, last.deliveredMl)
+            } else if (this.lvl.started || this.deliveredMl() > 0) this.closeRecord(now)
             this.book.totalsMl[this.lvl.level] = this.deliveredMl()
         }
         this.lvl.reset(level, LEVELS[level].capMl)
