@@ -166,7 +166,10 @@ export class InjectorLink extends EventEmitter {
         }
         this.bus = new JDBus([this.transport], { client: false, disableRoleManager: true })
         this.bus.backgroundRefreshRegisters = false
-        this.bus.on(DEVICE_ANNOUNCE, (d: JDDevice) => this.consider(d))
+        this.bus.on(DEVICE_ANNOUNCE, (d: JDDevice) => {
+            this.consider(d)
+            this.replayHeld(d)
+        })
         this.bus.on(PACKET_RECEIVE, (p: Packet) => this.onPacket(p))
         this.bus.on(CONNECTION_STATE, () => this.onTransportState())
     }
@@ -270,9 +273,32 @@ export class InjectorLink extends EventEmitter {
         }
     }
 
+    /**
+     * Packets from a device the bus does not know yet. After a drop longer
+     * than jacdac-ts's 3 s device timeout the injector comes back as a new
+     * device with no service list, and its packets cannot be read until its
+     * next announce (up to 500 ms later): they are held, then replayed, so a
+     * reconnect loses no telemetry (HOST-1).
+     */
+    private held = new Map<string, Packet[]>()
+    static readonly HELD_MAX = 256
+
+    private replayHeld(d: JDDevice) {
+        const ps = this.held.get(d.deviceId)
+        if (!ps) return
+        this.held.delete(d.deviceId)
+        for (const p of ps) this.onPacket(p)
+    }
+
     private onPacket(p: Packet) {
         const d = p.device
         if (!d || p.isCommand) return
+        if (!d.announced && p.serviceIndex > 0) {
+            const ps = this.held.get(d.deviceId) ?? []
+            if (ps.length < InjectorLink.HELD_MAX) ps.push(p)
+            this.held.set(d.deviceId, ps)
+            return
+        }
         if (p.serviceClass !== CEMENT_INJECTOR_CLASS) {
             if (d === this.device) this.lastPacketRx = nowMs()
             return
