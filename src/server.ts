@@ -220,7 +220,8 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
      * Queues an event for sending; never waits. The queue is bounded
      * (FAULT-10): when full, the oldest droppable entry (a command answer or
      * an info) goes and `eventsDropped` counts it; transitions, alarms and
-     * level records are kept while anything else can go.
+     * level records are kept while anything else can go, and are sent
+     * before any queued answer or info.
      */
     post(e: CoreEvent) {
         let pkt: ds.Packet = null
@@ -303,8 +304,25 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
             this.outboxKeep.insert(victim, -1)
             this.eventsDropped++
         }
-        this.outbox.push(pkt)
-        this.outboxKeep.push(keep)
+        // transitions, alarms and records go ahead of queued answers and infos:
+        // a burst of answers must not hold a state change back (a host saw
+        // injecting 0.5 s late behind 12 Busy answers)
+        let at = this.outbox.length
+        if (keep)
+            for (let i = 0; i < this.outbox.length; ++i)
+                if (!this.outboxKeep[i]) {
+                    at = i
+                    break
+                }
+        if (at === this.outbox.length) {
+            this.outbox.push(pkt)
+            this.outboxKeep.push(keep)
+        } else {
+            this.outbox.insert(at, 1)
+            this.outboxKeep.insert(at, 1)
+            this.outbox[at] = pkt
+            this.outboxKeep[at] = keep
+        }
         if (!this.pumping) {
             const self = this
             async function pump() {

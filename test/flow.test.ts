@@ -1,5 +1,5 @@
 import { describe, test } from "@devicescript/test"
-import { EventKind, Op, Reason, Reject, Source, State, STALL_SEGMENT_ML } from "../src/core"
+import { ENCODER_BURST_MS, EventKind, Op, Reason, Reject, SILENT_ENCODER_ML, Source, State, STALL_SEGMENT_ML } from "../src/core"
 import { Rig, SAMPLE_MS } from "./lib/rig"
 import { atMost, eq, near, ok, figure, atLeast } from "./lib/assert"
 
@@ -73,6 +73,32 @@ describe("FLOW delivery", () => {
         figure("FLOW-2 stall detection (3 mL/min)", r.tMs - t0, "ms")
         figure("FLOW-2 commanded volume missing at trip", commandedMl, "mL")
         near(r.sup.deliveredMl(), d0, 1e-9, "no phantom delivery")
+    })
+
+    test("FLOW-2: a silent encoder (no count while the drive advances) trips within 0.01 mL + latency and burst allowances, before the 0.03 mL travel comparison", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(3000)
+        r.plant.stuck = true
+        const t0 = r.tMs
+        await r.run(5000, () => r.sup.state !== State.Injecting)
+        eq(r.sup.reason, Reason.Stall, "reason stall")
+        const commandedMl = ((r.tMs - t0) / 60000) * 3
+        const c = r.sup.cfg
+        // max(0.01 mL, 4 counts) + 60 ms latency + 100 ms report burst, at 3 mL/min, + one step
+        const allowMl = SILENT_ENCODER_ML + (3 * (c.stallLagMs + ENCODER_BURST_MS)) / 60000 + (3 * SAMPLE_MS) / 60000
+        atMost(commandedMl, allowMl, "commanded-but-missing volume at trip, mL")
+        atMost(commandedMl, c.stallMl, "below the 0.03 mL of the travel comparison")
+        figure("FLOW-2 silent encoder: missing volume at trip (3 mL/min)", commandedMl, "mL")
+    })
+
+    test("FLOW-2: the silent-encoder check does not trip a healthy drive at 0.5 mL/min on a 20 mL syringe (slowest counts) over 20 s", async () => {
+        const r = new Rig()
+        r.prepare("L3", 0.5)
+        r.cmd(Op.Start)
+        await r.run(20000, () => r.sup.state !== State.Injecting)
+        eq(r.sup.state, State.Injecting, "still injecting")
+        atLeast(r.sup.deliveredMl(), 0.1, "delivered, mL")
     })
 
     test("FLOW-2: a drive that stops after 3 mL of travel is caught as soon as one that stops at once", async () => {

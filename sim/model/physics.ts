@@ -735,6 +735,11 @@ export class InjectorPlant {
         this.triggerEvents()
 
         // ---- drive: acceleration-limited velocity; disabled = hold at once ----
+        if (input.enabled && !this.enabled) {
+            // an energised stepper locks the rotor to its step position: whatever a
+            // hand did while it was off, it starts from rest
+            this.velMmPerS = 0
+        }
         this.enabled = input.enabled
         if (!input.enabled) {
             // a disabled drive holds, unless a hand pushes the plunger (campaign fault)

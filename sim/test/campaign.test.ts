@@ -4,6 +4,7 @@
 // known-failing entry's minimal scenario must still violate its invariant
 // (a fixed defect must leave the list).
 import assert from "node:assert/strict"
+import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
 import { FAULTS, validateScenario } from "../harness/scenario"
@@ -49,4 +50,20 @@ test("SIM-5: every known-failing entry still fails on its minimal scenario (remo
         assert.ok(r, `${k.scenario} did not run`)
         assert.ok(r.violations[k.invariant] !== undefined, `${k.invariant} (${k.requirement}) no longer fails on ${k.scenario}: the defect looks fixed, remove the entry from sim/campaign/known-failing.json`)
     }
+})
+
+test("SIM-5: every triaged campaign finding (sim/campaign/found) now passes every invariant: PRS-2 stop within 50 ms, a transition not held behind answers, volume within 1 % (FLOW-2's 0.03 mL for a short or stuck encoder)", { timeout: 300_000 }, async () => {
+    const dir = join(ROOT, "sim", "campaign", "found")
+    const files = readdirSync(dir)
+        .filter(f => f.endsWith(".json"))
+        .map(f => join(dir, f))
+    assert.ok(files.length >= 8, `${files.length} findings`)
+    const res = await replayFiles(files)
+    const bad: string[] = []
+    for (const f of files) {
+        const r = res.get(f)
+        if (!r) bad.push(`${f}: did not run`)
+        else for (const [inv, why] of Object.entries(r.violations)) bad.push(`${f}: ${inv}: ${why}`)
+    }
+    assert.deepEqual(bad, [])
 })

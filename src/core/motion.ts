@@ -8,6 +8,10 @@ import { MotorCommand } from "./types"
 
 /** FLOW-2: the recent stall window is one to two segments of this much commanded travel, mL */
 export const STALL_SEGMENT_ML = 0.1
+/** FLOW-2: commanded travel with no encoder count in its direction that means a stuck encoder, mL */
+export const SILENT_ENCODER_ML = 0.01
+/** FLOW-2: the longest gap between encoder reports the silent check tolerates, ms */
+export const ENCODER_BURST_MS = 100
 
 export const enum Motion {
     Off = 0, // driver disabled
@@ -41,6 +45,8 @@ export class Drive {
     private prevCmdMl = 0
     private prevEncMl = 0
     stalled = false
+    /** FLOW-2: commanded travel since the encoder last moved in its direction, mL */
+    private silentCmdMl = 0
     private lastDir = 0
     /** FAULT-11: the driver stays disabled this much longer before a retraction, ms */
     private brakeLeftMs = 0
@@ -72,10 +78,11 @@ export class Drive {
      * that stops late in a level is caught within ~0.03 mL, not within 0.03
      * mL + 2.5 % of everything delivered so far).
      */
-    judgeStall(cfg: Config, dtMs: number, encStepMl: number) {
+    judgeStall(cfg: Config, dtMs: number, encStepMl: number, mlPerCount: number) {
         const f = this.out.enabled ? this.out.flowMlPerMin : 0
         const dir = f > 0 ? 1 : f < 0 ? -1 : 0
         if (dir === 0 || dir !== this.lastDir) {
+            this.silentCmdMl = 0
             this.cmdTravelMl = 0
             this.encTravelMl = 0
             this.segCmdMl = 0
@@ -106,7 +113,14 @@ export class Drive {
         const recentCmd = this.segCmdMl + this.prevCmdMl
         const recentErr = recentCmd - (this.segEncMl + this.prevEncMl)
         const recentAllowMl = cfg.stallMl + cfg.stallTravelFraction * Math.abs(recentCmd) + lagMl
-        this.stalled = Math.abs(this.stallErrMl) > allowMl || Math.abs(recentErr) > recentAllowMl
+        // a silent encoder: a position-controlled plunger moves with every step,
+        // so commanded travel with no count in its direction is a stuck or
+        // lost encoder, caught after max(0.01 mL, 4 counts) rather than 0.03 mL
+        if (encStepMl * dir > 0) this.silentCmdMl = 0
+        else this.silentCmdMl += Math.abs(cmdMl)
+        // (+ the flow of ENCODER_BURST_MS: encoder reports can arrive bunched on the bus)
+        const silentAllowMl = Math.max(SILENT_ENCODER_ML, 4 * mlPerCount) + lagMl + (Math.abs(f) * ENCODER_BURST_MS) / 60000
+        this.stalled = Math.abs(this.stallErrMl) > allowMl || Math.abs(recentErr) > recentAllowMl || this.silentCmdMl > silentAllowMl
     }
 
     /** FLOW-1: at steady set flow, trim the drive on encoder truth (bounded to +/- trimMax). */

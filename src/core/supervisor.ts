@@ -288,7 +288,7 @@ export class Supervisor {
         const counting = this.lvl.level >= 0 && !this.calDriving
         const maxCountsPerS = this.cfg.maxPlungerMmPerS * this.cfg.encoderCountsPerMm
         this.enc.update(now, inp.encoderPresent, inp.encoderCount, mlc, counting, prev.enabled, maxCountsPerS)
-        if (wasValid && this.enc.valid && !this.enc.jumped) this.drive.judgeStall(this.cfg, dtMs, this.enc.stepMl)
+        if (wasValid && this.enc.valid && !this.enc.jumped) this.drive.judgeStall(this.cfg, dtMs, this.enc.stepMl, mlc)
         else this.drive.stalled = false
         if (this.enc.valid && this.drive.mode === Motion.Retract) this.drive.retractedMl -= this.enc.stepMl
         // measured flow over 200 ms windows; FLOW-1 trim at steady set flow
