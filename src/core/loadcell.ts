@@ -16,10 +16,18 @@ function finite(v: number): boolean {
     return typeof v === "number" && !isNaN(v) && v !== Infinity && v !== -Infinity
 }
 
+/** PRS-1/BOARD-3: tare and gain read the mean of up to this many settled samples */
+export const SETTLE_SAMPLES = 32
+
 export class LoadCellSense {
     // calibration (PRS-1, BOARD-3)
     tareKg = 0
     gain = 1
+    /** samples further than this from the newest are not part of the settled stretch, kg */
+    settleBandKg = 0.3
+    private ring: number[] = []
+    private ringHead = 0
+    private ringCount = 0
     // the latest sample
     lastKg = NaN
     lastSampleMs = -1
@@ -41,8 +49,13 @@ export class LoadCellSense {
         if (!finite(kg)) {
             this.status = SampleStatus.NaN
             this.forceN = NaN
+            this.ringCount = 0
             return
         }
+        if (this.ring.length < SETTLE_SAMPLES) this.ring.push(kg)
+        else this.ring[this.ringHead] = kg
+        this.ringHead = (this.ringHead + 1) % SETTLE_SAMPLES
+        if (this.ringCount < SETTLE_SAMPLES) this.ringCount++
         this.forceN = (kg - this.tareKg) * this.gain * G_MPS2
         // PRS-5: the sensor's own full-scale status, not a force threshold that tare shifts
         this.status = saturated ? SampleStatus.Saturated : SampleStatus.Ok
@@ -84,14 +97,34 @@ export class LoadCellSense {
         return Reject.Ok
     }
 
+    /**
+     * The mean of the latest samples back to the first that differs from the
+     * newest by more than settleBandKg (the load changed there). One sample's
+     * noise (sd ~0.3 N, 3 % of a 1 kg calibration mass) would otherwise set the
+     * gain, and a 1-2 % low gain let a fast rise pass the pressure limit.
+     */
+    settledKg(): number {
+        const newest = this.lastKg
+        if (!finite(newest) || this.ringCount === 0) return newest
+        let sum = 0
+        let k = 0
+        for (let i = 1; i <= this.ringCount; ++i) {
+            const v = this.ring[(this.ringHead - i + SETTLE_SAMPLES) % SETTLE_SAMPLES]
+            if (Math.abs(v - newest) > this.settleBandKg) break
+            sum += v
+            k++
+        }
+        return k > 0 ? sum / k : newest
+    }
+
     tare() {
-        this.tareKg = this.lastKg
+        this.tareKg = this.settledKg()
         this.forceN = 0
     }
 
     /** Gain for a known mass on the cell (NaN when the cell reads no load). */
     gainFor(massKg: number): number {
-        const net = this.lastKg - this.tareKg
+        const net = this.settledKg() - this.tareKg
         return net > 0 ? massKg / net : NaN
     }
 

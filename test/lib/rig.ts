@@ -116,9 +116,14 @@ export class Rig {
     answers: Answer[] = []
     steps = 0
 
+    /** a mass resting on the cell (a calibration weight), kg: adds to the plant's noisy force */
+    massKg = 0
+    /** the force the last step's telemetry sample reported, N */
+    sampleForceN = NaN
+
     kg(): number {
         if (this.kgOverride !== undefined) return this.kgOverride
-        return this.plant.forceN() / G_MPS2
+        return this.plant.forceN() / G_MPS2 + this.massKg
     }
 
     private inp: Inputs = {
@@ -151,6 +156,7 @@ export class Rig {
         const out = this.sup.step(i)
         this.confirmNext = false
         this.steps++
+        this.sampleForceN = out.sample.forceN
         const m = out.motor
         this.last = { enabled: m.enabled, speedRatio: m.speedRatio, flowMlPerMin: m.flowMlPerMin }
         for (let i = 0; i < out.events.length; ++i) this.events.push(out.events[i])
