@@ -553,7 +553,7 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
             s.fs.clear(Clear.OnResume)
             s.resumeSetup(now)
             s.beginAdvance(now)
-            s.enter(now, State.Injecting, Reason.Resumed)
+            s.enter(now, State.Injecting, cmd.op === Op.NextIncrement ? Reason.NextIncrement : Reason.Resumed)
             break
         case Op.SetLevel:
             s.selectLevel(now, a)

@@ -59,6 +59,7 @@ export enum Reason {
     SyringeExchanged = 46, // FLOW-5: a new syringe confirmed locally, travel re-zeroed (value = its fill, mL)
     IncrementMode = 47, // FLOW-4: increment mode set (value = increment mL, 0 = off)
     RecordsResent = 48, // TEL-4: the kept level records were queued again (value = how many)
+    NextIncrement = 49, // FLOW-4: injecting again for the next increment (confirm button or confirmed next_increment)
     // latched faults
     SensorStale = 20,
     SensorSaturated = 21,
