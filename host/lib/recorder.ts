@@ -7,7 +7,7 @@ import { hostname } from "node:os"
 import { InjectorLink, LinkEvent, LinkStatus, LinkTelemetry, nowMs } from "./link"
 import { jdpack } from "jacdac-ts"
 import { findCommand, levelName, reasonName, stateName } from "./spec"
-import { nextSeq } from "./send"
+import { randomInt } from "node:crypto"
 
 export const FORMAT = "injector-jsonl"
 export const FORMAT_VERSION = 1
@@ -380,7 +380,7 @@ export class Recording {
         const c = findCommand("resend_records")
         if (!c) return // a spec without TEL-4
         try {
-            await this.link.sendCommand(c.code, jdpack(c.packFormat ?? "u32", [nextSeq()]))
+            await this.link.sendCommand(c.code, jdpack(c.packFormat ?? "u32", [randomInt(1, 0x7fffffff)]))
         } catch (e) {
             this.opts.log?.(`could not ask for the kept level records: ${(e as Error).message}`)
         }
