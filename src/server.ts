@@ -45,6 +45,7 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     private evInfo = ds.CementInjector.spec.lookup("info")
     private evRecord = ds.CementInjector.spec.lookup("levelRecord")
     private evResult = ds.CementInjector.spec.lookup("commandResult")
+    private evIncrement = ds.CementInjector.spec.lookup("increment")
     private outbox: ds.Packet[] = []
     private outboxKeep: boolean[] = []
     private pumping = false
@@ -191,6 +192,18 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     async calibrationDrive(args: any) {
         await this.run(Op.CalibrationDrive, args, 1)
     }
+    async setIncrement(args: any) {
+        await this.run(Op.SetIncrement, args, 2)
+    }
+    async nextIncrement(args: any) {
+        await this.run(Op.NextIncrement, args, 0)
+    }
+    async syringeExchanged(args: any) {
+        await this.run(Op.SyringeExchanged, args, 1)
+    }
+    async resendRecords(args: any) {
+        await this.run(Op.ResendRecords, args, 0)
+    }
 
     // ---- pushed data
     /** One unsolicited telemetry batch (TEL-2); `samples` holds 5 values per sample. */
@@ -248,26 +261,45 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
             case EventKind.LevelRecord: {
                 const r: LevelRecord = this.sup.lastRecord()
                 if (r) {
-                    pkt = this.evRecord.encode([
-                        r.capMl,
-                        r.deliveredMl,
-                        r.fillFraction,
-                        r.peakPressurePa,
-                        r.startMs,
-                        r.endMs,
-                        r.level,
-                        r.endState as number as ds.CementInjectorState,
-                        r.endReason,
-                        Math.min(255, r.pauses),
-                        Math.min(255, r.leakPauses),
-                        Math.min(255, r.overrides),
-                    ])
+                    pkt = this.recordPacket(r)
                     keep = true
                 }
                 break
             }
+            case EventKind.ResendRecord: {
+                // TEL-4: a kept record, sent again exactly as it was (hosts dedupe by level + start + end)
+                const kept = this.sup.book.records
+                if (e.a >= 0 && e.a < kept.length) {
+                    pkt = this.recordPacket(kept[e.a])
+                    keep = true
+                }
+                break
+            }
+            case EventKind.Increment: {
+                const inc = this.sup.lastIncrement
+                pkt = this.evIncrement.encode([inc.volumeMl, inc.totalMl, inc.index, inc.level < 0 ? 255 : inc.level])
+                keep = true
+                break
+            }
         }
         if (pkt) this.enqueue(pkt, keep)
+    }
+
+    private recordPacket(r: LevelRecord): ds.Packet {
+        return this.evRecord.encode([
+            r.capMl,
+            r.deliveredMl,
+            r.fillFraction,
+            r.peakPressurePa,
+            r.startMs,
+            r.endMs,
+            r.level,
+            r.endState as number as ds.CementInjectorState,
+            r.endReason,
+            Math.min(255, r.pauses),
+            Math.min(255, r.leakPauses),
+            Math.min(255, r.overrides),
+        ])
     }
 
     /** The answer to a sequenced command (event command_result). */

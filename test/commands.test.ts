@@ -158,6 +158,7 @@ describe("FAULT-6/7 commands", () => {
 
 describe("BOARD-3 calibration", () => {
     test("BOARD-3: calibration drive moves a set distance, stops on its own, and feeds calibrate_volume", async () => {
+        await sleepTick() // the VM panics past ~128 k instructions without a yield (the previous test runs without one)
         const r = new Rig()
         r.step(true)
         eq(r.cmd(Op.CalibrationDrive, 50).reject, Reject.OutOfRange, "too short")

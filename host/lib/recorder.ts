@@ -5,7 +5,9 @@
 import { closeSync, existsSync, fsyncSync, openSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
 import { InjectorLink, LinkEvent, LinkStatus, LinkTelemetry, nowMs } from "./link"
-import { levelName, reasonName, stateName } from "./spec"
+import { jdpack } from "jacdac-ts"
+import { findCommand, levelName, reasonName, stateName } from "./spec"
+import { randomInt } from "node:crypto"
 
 export const FORMAT = "injector-jsonl"
 export const FORMAT_VERSION = 1
@@ -285,6 +287,8 @@ export interface RecordOptions {
     log?: (msg: string) => void
     /** loud messages: the device lost and back (HOST-4) */
     alarm?: (msg: string) => void
+    /** TEL-4: ask the device for its kept level records on every (re)connection (default true) */
+    readRecords?: boolean
 }
 
 /** "2026-11-21 09:00:00.123 UTC" */
@@ -326,6 +330,10 @@ export class Recording {
         })
         link.on("status", (s: LinkStatus, d: string) => {
             opts.log?.(`${s}: ${d}`)
+            // TEL-4: on every (re)connection ask the device for the level records it
+            // kept, so a level that ended while nobody listened is in the file too
+            // (repeats of records already written are marked duplicate below)
+            if (s === "connected" && opts.readRecords !== false) void this.askForRecords()
             const l = this.maker.status(s, d, this.deviceId)
             // HOST-4: losing the device and getting it back are said loudly, with the time
             if (l?.phase === "start") opts.alarm?.(`LOST THE INJECTOR at ${isoTime(l.t_host)}: ${d}. Still recording; waiting for it to come back.`)
@@ -366,6 +374,16 @@ export class Recording {
                     if (!this.summary.found) this.stop("no injector found")
                 }, opts.findTimeoutS * 1000)
             )
+    }
+
+    private async askForRecords() {
+        const c = findCommand("resend_records")
+        if (!c) return // a spec without TEL-4
+        try {
+            await this.link.sendCommand(c.code, jdpack(c.packFormat ?? "u32", [randomInt(1, 0x7fffffff)]))
+        } catch (e) {
+            this.opts.log?.(`could not ask for the kept level records: ${(e as Error).message}`)
+        }
     }
 
     /** The procedure's fields (patient, operator, cement_lot, needle) as a meta line the report shows. */

@@ -108,6 +108,9 @@ export const REJECT_TEXT: Record<number, string> = {
     [Reject.CapReached]: "the cap is already reached",
     [Reject.NeedsLocal]: "only the local confirm button can do this",
     [Reject.Busy]: "another command already waits for the local confirm",
+    [Reject.SyringeUnconfirmed]: "confirm the syringe on the device first (after a restart)",
+    [Reject.MidLevel]: "not while a level is in progress",
+    [Reject.SyringeEmpty]: "the syringe is at its end of travel: exchange it and confirm on the device",
 }
 
 // ---- commands
@@ -233,7 +236,7 @@ function nanIfNull(v: any) {
     return v === null || v === undefined ? NaN : v
 }
 
-export type EventName = "transition" | "alarm" | "rejected" | "confirm_required" | "info" | "level_record" | "command_result"
+export type EventName = "transition" | "alarm" | "rejected" | "confirm_required" | "info" | "level_record" | "command_result" | "increment"
 
 export function eventPacket(code: number): jdspec.PacketInfo | undefined {
     return injectorSpec().packets.find(p => p.kind === "event" && p.identifier === code && !p.derived)

@@ -433,6 +433,8 @@ export class FakeInjector {
                 return s === State.Idle && !this.calDriving && this.levelStartMs < 0 ? Reject.Ok : Reject.WrongState
             case Op.OverrideLeakLimit:
                 return this.level === 255 ? Reject.WrongState : Reject.Ok
+            case Op.ResendRecords:
+                return Reject.Ok // TEL-4: reads only, as the firmware
             default:
                 return Reject.UnknownCommand
         }
@@ -442,6 +444,9 @@ export class FakeInjector {
         const s = this.state
         const now = this.millis()
         switch (op) {
+            case Op.ResendRecords:
+                this.replayRecords()
+                break
             case Op.Pause:
                 if (s === State.Injecting) this.pause(Reason.OperatorPause)
                 else if (this.calDriving) this.stopCalDrive(Reason.OperatorPause)

@@ -78,6 +78,16 @@ export function generateScenario(seed: number): Scenario {
         if (kind === "restart") f.forS = round(uni(r, 0.1, 1), 2)
         sc.faults!.push(f)
     }
+    // FLOW-4: a quarter of the cases inject in increments (0.05-1 mL), the operator
+    // asking for the next one with the confirm button at random moments. A
+    // separate stream, so the other ingredients of every seed stay as they were.
+    const ri = new Rng(seed * 104729 + 5)
+    if (ri.next() < 0.25) {
+        const incMl = round(uni(ri, 0.05, 0.4), 2)
+        sc.actions.push({ atS: round(Math.max(0, t0 - 0.2), 2), do: "burst", command: "SetIncrement", args: [incMl, 1], count: 1, rateHz: 1 })
+        const nNext = 1 + Math.floor(ri.next() * 5)
+        for (let i = 0; i < nNext; i++) sc.actions.push({ atS: round(uni(ri, t0, durationS - 0.3), 2), do: "confirm" })
+    }
     sc.actions.sort((a, b) => a.atS - b.atS)
     sc.faults!.sort((a, b) => a.atS - b.atS)
     return sc

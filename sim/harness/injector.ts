@@ -23,6 +23,8 @@ const ARG_FORMATS: Partial<Record<Op, string>> = {
     [Op.SetRemoteMode]: "u8",
     [Op.SetBenchMode]: "u8",
     [Op.SetThreshold]: "f32 u8",
+    [Op.SetIncrement]: "f32 u8",
+    [Op.SyringeExchanged]: "f32",
 }
 
 export interface TelemetrySample {
@@ -54,7 +56,7 @@ export interface Telemetry {
     samples: TelemetrySample[]
 }
 
-export type InjectorEventType = "transition" | "alarm" | "rejected" | "confirmRequired" | "commandResult" | "info" | "levelRecord"
+export type InjectorEventType = "transition" | "alarm" | "rejected" | "confirmRequired" | "commandResult" | "info" | "levelRecord" | "increment"
 
 export interface InjectorEvent {
     tHostMs: number
@@ -76,6 +78,9 @@ export interface InjectorEvent {
     /** commandResult: the allowed range (out_of_range / above_ceiling) or the hold left, ms (hold_not_elapsed); NaN otherwise */
     lo?: number
     hi?: number
+    /** increment (FLOW-4): its index within the level and the level's total, mL (`value` = its volume, mL) */
+    index?: number
+    totalMl?: number
     record?: {
         capMl: number
         volumeMl: number
@@ -163,6 +168,8 @@ export function decodeEvent(code: number, data: Uint8Array, tHostMs: number): In
             }
         case "info":
             return { tHostMs, type: "info", reason: f.reason, value: num(f.value) }
+        case "increment":
+            return { tHostMs, type: "increment", reason: Reason.IncrementDone, value: num(f.volume), index: f.index, totalMl: num(f.total) }
         case "level_record": {
             const record = {
                 capMl: num(f.cap),

@@ -13,7 +13,7 @@ import { getThreshold, setThreshold, THRESHOLDS } from "./config"
 import { geometricMlPerCount, SYRINGES } from "./geometry"
 import { DEVICE_MAX_CAP_ML, LEVELS } from "./levels"
 import { Motion } from "./motion"
-import { CAL_GAIN, CAL_TARE, CAL_VOLUME, Supervisor } from "./supervisor"
+import { CAL_GAIN, CAL_TARE, CAL_VOLUME, INCREMENT_MAX_ML, INCREMENT_MIN_ML, Supervisor, SYRINGE_END_MARGIN_ML } from "./supervisor"
 
 /** sequenced answers remembered for retries */
 export const ANSWERS_KEPT = 32
@@ -232,6 +232,14 @@ export class Desk {
                 a.lo = 0.05
                 a.hi = 100
                 break
+            case Op.SetIncrement:
+                a.lo = INCREMENT_MIN_ML
+                a.hi = INCREMENT_MAX_ML
+                break
+            case Op.SyringeExchanged:
+                a.lo = 0
+                a.hi = SYRINGES[s.syringe].volumeMl
+                break
         }
     }
 }
@@ -250,6 +258,8 @@ export function needsConfirm(s: Supervisor, cmd: Command, src: Source): boolean 
         case Op.SetSyringe:
             if (!s.syringeConfirmed) return true // FAULT-5: confirmed locally after a restart
             break
+        case Op.SyringeExchanged:
+            return true // FLOW-5: the new syringe is confirmed at the device, even in bench mode
         default:
             break
     }
@@ -265,7 +275,13 @@ export function needsConfirm(s: Supervisor, cmd: Command, src: Source): boolean 
         case Op.MarkMixing: // resets the cement clock (FLOW-3)
         case Op.SetLevel: // re-selecting continues a total; a new level has a new cap
         case Op.SetSyringe: // the syringe sets mL per count and Pa per N
+        case Op.NextIncrement: // FLOW-4: more cement, like a resume
             return true
+        case Op.SetIncrement:
+            // FLOW-4: safer = increments on, no larger than before (or than
+            // nothing, when the mode was off); off or larger adds risk
+            if (a === s.incrementMl && (cmd.b === 1) === s.incrementMode) return false
+            return !(cmd.b === 1 && (!s.incrementMode || a <= s.incrementMl))
         case Op.SetFlow:
             return a !== s.flowMlPerMin
         case Op.SetCap:
@@ -310,11 +326,18 @@ function readyToMove(s: Supervisor, now: number): Reject {
     if (atCap(s)) return Reject.CapReached
     if (s.remoteMode && now - s.lastHeartbeatMs > s.cfg.hostTimeoutMs) return Reject.WrongState
     if (s.pedalHeld()) return Reject.ConditionActive // FAULT-12: the leak pedal is held down
+    // FLOW-5: an empty syringe is exchanged (and confirmed) before any advance
+    if (s.exchangeDue || s.syringeLeftMl() <= SYRINGE_END_MARGIN_ML) return Reject.SyringeEmpty
     return Reject.Ok
 }
 
 function volumeScaleFor(s: Supervisor, counts: number, measuredUl: number): number {
     return measuredUl / 1000 / (counts * geometricMlPerCount(SYRINGES[s.syringe].boreMm, s.cfg.encoderCountsPerMm))
+}
+
+/** The drive holds still: off, or holding a pause (its decompression done), no calibration drive. */
+function still_(s: Supervisor): boolean {
+    return (s.drive.mode === Motion.Off || s.drive.mode === Motion.Hold) && !s.calDriving
 }
 
 /** A level has started and not ended. */
@@ -343,7 +366,15 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             return readyToMove(s, now)
         case Op.Resume:
             if (st !== State.Paused) return Reject.WrongState
-            if (s.drive.mode !== Motion.Hold || now - s.pauseMs < cfg.minHoldMs) return Reject.HoldNotElapsed
+            if (s.drive.mode !== Motion.Hold) return Reject.HoldNotElapsed
+            // FLOW-4: an increment's end is the routine rhythm, not an alarm: the
+            // next one needs the decompression done, not the leak protocol's hold
+            if (s.reason !== Reason.IncrementDone && now - s.pauseMs < cfg.minHoldMs) return Reject.HoldNotElapsed
+            if (s.fs.holding(Clear.OnResume, Action.Pause) >= 0) return Reject.ConditionActive
+            return readyToMove(s, now)
+        case Op.NextIncrement:
+            if (st !== State.Paused || s.reason !== Reason.IncrementDone || !s.incrementMode) return Reject.WrongState
+            if (s.drive.mode !== Motion.Hold) return Reject.HoldNotElapsed
             if (s.fs.holding(Clear.OnResume, Action.Pause) >= 0) return Reject.ConditionActive
             return readyToMove(s, now)
         case Op.Arm:
@@ -438,6 +469,21 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
         case Op.OverrideLeakLimit:
             if (s.lvl.level < 0 || s.lvl.ended) return Reject.WrongState
             return Reject.Ok
+        case Op.SetIncrement:
+            if (!argsOk(cmd, 2) || (cmd.b !== 0 && cmd.b !== 1)) return Reject.BadNumber
+            if (a < INCREMENT_MIN_ML || a > INCREMENT_MAX_ML) return Reject.OutOfRange
+            // not while cement moves: the running delivery keeps the rule it started with
+            if (st === State.Injecting || st === State.Fault) return Reject.WrongState
+            return Reject.Ok
+        case Op.SyringeExchanged:
+            if (!argsOk(cmd, 1)) return Reject.BadNumber
+            if (a < 0 || a > SYRINGES[s.syringe].volumeMl) return Reject.OutOfRange
+            if (a !== 0 && a <= SYRINGE_END_MARGIN_ML) return Reject.OutOfRange
+            // the drive holds still (decompression done): paused, or between levels
+            if (st === State.Injecting || st === State.Fault || !still_(s)) return Reject.WrongState
+            return Reject.Ok
+        case Op.ResendRecords:
+            return Reject.Ok // reads only
         case Op.CalibrationDrive:
             // BOARD-3: bench only (no level in progress), driver idle
             if (!isInt(a)) return Reject.BadNumber
@@ -491,6 +537,7 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
                 s.emit(EventKind.Alarm, now, Reason.LowCement, Action.Warn, 0) // VOL-4
             break
         case Op.Start:
+            s.beginIncrement()
             if (!l.started) {
                 l.started = true
                 l.startMs = now
@@ -501,10 +548,12 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
             s.enter(now, State.Injecting, Reason.Started)
             break
         case Op.Resume:
+        case Op.NextIncrement:
+            s.beginIncrement()
             s.fs.clear(Clear.OnResume)
             s.resumeSetup(now)
             s.beginAdvance(now)
-            s.enter(now, State.Injecting, Reason.Resumed)
+            s.enter(now, State.Injecting, cmd.op === Op.NextIncrement ? Reason.NextIncrement : Reason.Resumed)
             break
         case Op.SetLevel:
             s.selectLevel(now, a)
@@ -524,6 +573,9 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
             break
         case Op.SetSyringe:
             s.syringe = a
+            // a syringe set is a syringe fitted, full: its travel starts here (FLOW-5)
+            s.syringeFillMl = SYRINGES[a].volumeMl
+            s.travelMl = 0
             if (!s.syringeConfirmed) s.emit(EventKind.Info, now, Reason.SyringeConfirmed, a, 0)
             s.syringeConfirmed = true
             s.persistDue = true
@@ -572,6 +624,19 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
             break
         case Op.CalibrationDrive:
             s.startCalDrive(a)
+            break
+        case Op.SetIncrement:
+            s.incrementMl = a
+            s.incrementMode = cmd.b === 1
+            if (!s.incrementMode) s.incActive = false
+            s.persistDue = true
+            s.emit(EventKind.Info, now, Reason.IncrementMode, s.incrementMode ? a : 0, 0)
+            break
+        case Op.SyringeExchanged:
+            s.syringeExchanged(now, a === 0 ? SYRINGES[s.syringe].volumeMl : a)
+            break
+        case Op.ResendRecords:
+            s.resendRecords(now)
             break
         case Op.OverrideLeakLimit:
             l.leakLimitOverride = true

@@ -18,6 +18,8 @@ export interface Syringe {
     id: number
     name: string
     boreMm: number
+    /** nominal volume, mL: a full syringe's usable plunger travel is this / area (FLOW-5) */
+    volumeMl: number
     /** dynamic plunger friction baseline, N (PRS-1); bench-measured later */
     frictionN: number
 }
@@ -25,10 +27,10 @@ export interface Syringe {
 // Inner bores of common Luer syringes (BD Plastipak figures, rounded); the
 // 20 mL bore matches CLINICAL-BASIS (19-20 mm). Friction scales with bore.
 export const SYRINGES: Syringe[] = [
-    { id: 0, name: "1 mL", boreMm: 4.78, frictionN: 1.5 },
-    { id: 1, name: "3 mL", boreMm: 8.66, frictionN: 2.5 },
-    { id: 2, name: "10 mL", boreMm: 14.5, frictionN: 4 },
-    { id: 3, name: "20 mL", boreMm: 19.1, frictionN: 5 },
+    { id: 0, name: "1 mL", boreMm: 4.78, volumeMl: 1, frictionN: 1.5 },
+    { id: 1, name: "3 mL", boreMm: 8.66, volumeMl: 3, frictionN: 2.5 },
+    { id: 2, name: "10 mL", boreMm: 14.5, volumeMl: 10, frictionN: 4 },
+    { id: 3, name: "20 mL", boreMm: 19.1, volumeMl: 20, frictionN: 5 },
 ]
 
 export const DEFAULT_SYRINGE = 3

@@ -55,6 +55,28 @@ export const EVENTS_MAX = 32
 const NO_EVENTS: CoreEvent[] = []
 const NO_RECORDS: LevelRecord[] = []
 
+/** FLOW-4: increment volume, default and allowed range, mL */
+export const INCREMENT_DEFAULT_ML = 0.2
+export const INCREMENT_MIN_ML = 0.05
+export const INCREMENT_MAX_ML = 1
+
+/**
+ * FLOW-5: the drive stops this much plunger volume before the syringe's end
+ * stop (plus the stop's lookahead), mL: the end stop must never be the stop.
+ */
+export const SYRINGE_END_MARGIN_ML = 0.05
+
+/** FLOW-4: the last increment delivered (the `increment` event carries it). */
+export interface IncrementInfo {
+    level: number
+    /** 1, 2, ... within the level */
+    index: number
+    /** delivered by this increment, from its start until the plunger was at rest, mL */
+    volumeMl: number
+    /** the level's delivered volume at rest, mL */
+    totalMl: number
+}
+
 /** The load-cell sample period the PRS-3 noise filter assumes, ms (80 Hz). */
 const SAMPLE_PERIOD_MS = 12.5
 
@@ -79,6 +101,27 @@ export class Supervisor {
     /** FLOW-3: the cement was marked mixed, at mixedAtMs (device clock; may be negative) */
     cementMixed = false
     mixedAtMs = -1
+
+    // FLOW-4 increment mode
+    incrementMode = false
+    incrementMl = INCREMENT_DEFAULT_ML
+    /** increments begun on this level */
+    incIndex = 0
+    /** an increment is being delivered (it survives other pauses: a resume continues it) */
+    incActive = false
+    private incStartMl = 0
+    private incTargetMl = 0
+    /** the increment stopped; its event follows once the plunger is at rest */
+    private incDue = false
+    lastIncrement: IncrementInfo = { level: -1, index: 0, volumeMl: 0, totalMl: 0 }
+
+    // FLOW-5 syringe travel: what the mounted syringe was filled with, and the
+    // plunger travel since it was fitted (signed encoder travel, mL; a lost or
+    // reset encoder adds nothing, so its re-reference cannot move the end)
+    syringeFillMl = 0
+    travelMl = 0
+    /** stopped at the end of travel: the syringe must be exchanged (confirmed locally) */
+    exchangeDue = false
 
     // modules
     cell = new LoadCellSense()
@@ -143,6 +186,7 @@ export class Supervisor {
 
     constructor(cfg?: Config) {
         this.cfg = cfg ? cfg : defaultConfig()
+        this.syringeFillMl = SYRINGES[this.syringe].volumeMl
         for (let i = 0; i < CHECKS.length; ++i) this.firing.push(false)
         this.view = {
             watching: false,
@@ -188,6 +232,11 @@ export class Supervisor {
         if (this.lvl.level < 0) return NaN
         const body = LEVELS[this.lvl.level].bodyMl
         return body > 0 ? this.deliveredMl() / body : NaN
+    }
+
+    /** FLOW-5: plunger volume left before the mounted syringe's end stop, mL */
+    syringeLeftMl(): number {
+        return this.syringeFillMl - this.travelMl
     }
 
     cementAgeS(tMs: number): number {
@@ -291,6 +340,8 @@ export class Supervisor {
         if (wasValid && this.enc.valid && !this.enc.jumped) this.drive.judgeStall(this.cfg, dtMs, this.enc.stepMl, mlc)
         else this.drive.stalled = false
         if (this.enc.valid && this.drive.mode === Motion.Retract) this.drive.retractedMl -= this.enc.stepMl
+        // FLOW-5: plunger travel in the mounted syringe (not while it is being exchanged)
+        if (!this.exchangeDue) this.travelMl += this.enc.stepMl
         // measured flow over 200 ms windows; FLOW-1 trim at steady set flow
         this.flowAccMl += this.enc.stepMl
         if (this.flowRefMs < 0) this.flowRefMs = now
@@ -378,7 +429,11 @@ export class Supervisor {
         v.sampleSaturated = this.cell.status === SampleStatus.Saturated
         v.sampleLow = this.cell.low
         v.encoderMissing = !this.encoderPresent || !this.enc.valid
-        v.encoderJump = this.enc.jumped
+        // FLOW-5: while the syringe is exchanged (drive disabled, empty syringe off
+        // the needle) the pusher is moved by hand: a fast move is not a fault, nor a
+        // warning; forward motion still counts as delivered (VOL-6)
+        const exchanging = this.exchangeDue && !this.drive.moving()
+        v.encoderJump = this.enc.jumped && !exchanging
         v.stall = this.drive.stalled
         if (this.drive.mode !== Motion.Advance) {
             v.overpressure = false
@@ -398,7 +453,7 @@ export class Supervisor {
         v.capMl = this.lvl.capMl
         v.capWarnFraction = cfg.capWarnFraction
         v.cementSetting = this.cementMixed && this.cementAgeS(now) >= cfg.settingWarnS
-        v.handMotion = this.lvl.level >= 0 && this.enc.offMotionMl > cfg.handMotionMl
+        v.handMotion = this.lvl.level >= 0 && this.enc.offMotionMl > cfg.handMotionMl && !exchanging
         conditions(v, this.firing)
         this.fs.actions[Check.LeakSuspected] = cfg.leakAutoPause === 1 ? Action.Pause : Action.Warn
         const best = this.fs.update(this.firing)
@@ -407,6 +462,72 @@ export class Supervisor {
             this.emit(EventKind.Alarm, now, CHECKS[c].reason, this.fs.actions[c], 0)
         }
         if (best >= 0) this.apply(now, best)
+        if (this.state === State.Injecting && !this.calDriving) this.protocolStops(now)
+    }
+
+    /**
+     * FLOW-4 / FLOW-5: the protocol's own stops, after every check has had its
+     * say (a cap or a fault in the same step wins): the end of an increment and
+     * the end of the syringe's travel, each looked ahead like the cap.
+     */
+    private protocolStops(now: number) {
+        const la = this.view.lookaheadMl
+        if (this.syringeLeftMl() - la <= SYRINGE_END_MARGIN_ML) {
+            this.exchangeDue = true
+            this.stopAndHold(now, Reason.SyringeEmpty)
+            return
+        }
+        if (this.incrementMode && this.incActive && this.deliveredMl() + la >= this.incTargetMl) {
+            this.incActive = false
+            this.incDue = true
+            this.stopAndHold(now, Reason.IncrementDone)
+        }
+    }
+
+    /** A protocol stop: like a pause (decompress, hold) but not counted as one. */
+    private stopAndHold(now: number, reason: Reason) {
+        this.pause(now, reason, false)
+    }
+
+    /** FLOW-4: start (or continue) an increment when injection begins in increment mode. */
+    beginIncrement() {
+        if (!this.incrementMode || this.incActive) return
+        this.incIndex++
+        this.incActive = true
+        this.incStartMl = this.deliveredMl()
+        this.incTargetMl = this.incStartMl + this.incrementMl
+    }
+
+    private closeIncrement(now: number) {
+        this.incDue = false
+        const li = this.lastIncrement
+        li.level = this.lvl.level
+        li.index = this.incIndex
+        li.totalMl = this.deliveredMl()
+        li.volumeMl = li.totalMl - this.incStartMl
+        this.emit(EventKind.Increment, now, Reason.IncrementDone, li.index, li.volumeMl)
+    }
+
+    /** FLOW-5: a new syringe, confirmed locally: re-zero its travel; the level's volume is untouched. */
+    syringeExchanged(now: number, fillMl: number) {
+        this.syringeFillMl = fillMl
+        this.travelMl = 0
+        this.exchangeDue = false
+        // VOL-6: the slack credit of the old syringe's decompression must not let
+        // the new syringe's first advance go uncounted
+        this.enc.slackMl = 0
+        this.enc.endRetraction()
+        this.takingUp = false
+        this.reason = Reason.SyringeExchanged
+        this.persistDue = true
+        this.emit(EventKind.Info, now, Reason.SyringeExchanged, fillMl, 0)
+    }
+
+    /** TEL-4: every kept level record, queued again (oldest first). */
+    resendRecords(now: number) {
+        const n = this.book.records.length
+        for (let i = 0; i < n; ++i) this.emit(EventKind.ResendRecord, now, this.book.records[i].endReason, i, 0)
+        this.emit(EventKind.Info, now, Reason.RecordsResent, n, 0)
     }
 
     /** Applies the highest-ranked latched check's action as a transition (idempotent). */
@@ -465,8 +586,9 @@ export class Supervisor {
         this.stableSinceMs = -1
     }
 
-    pause(now: number, reason: Reason) {
-        this.lvl.pauses++
+    /** Stop forward motion, decompress, hold; `counted`: an interruption the level's record counts. */
+    pause(now: number, reason: Reason, counted: boolean = true) {
+        if (counted) this.lvl.pauses++
         this.pauseMs = now
         // PRS-3: remember the pressure the flow had reached (the resume reference),
         // only once it had levelled off: a pause during the pressurisation leaves
@@ -517,6 +639,11 @@ export class Supervisor {
         // plunger is at rest (after the decompression), not while it still moves
         this.recEndState = to
         this.recEndReason = reason
+        if (this.incActive) {
+            // FLOW-4: the increment the level's end cut short is logged too
+            this.incActive = false
+            this.incDue = true
+        }
         if (this.lvl.level >= 0 && !this.lvl.ended) {
             this.lvl.ended = true // ended now (FAULT-5 persists it); the record follows at rest
             this.book.levelsDone++
@@ -565,6 +692,9 @@ export class Supervisor {
             this.book.totalsMl[this.lvl.level] = this.deliveredMl()
         }
         this.lvl.reset(level, LEVELS[level].capMl)
+        this.incIndex = 0
+        this.incActive = false
+        this.incDue = false
         this.enc.deliveredMl = this.book.totalsMl[level]
         this.lastPersistMl = this.enc.deliveredMl
         this.drive.trim = 1
@@ -615,6 +745,7 @@ export class Supervisor {
                 this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 0) // µL
             }
         }
+        if (this.incDue && !d.moving()) this.closeIncrement(now)
         if (this.recordDue && !d.moving()) this.closeRecord(now)
         const stop = this.estop || !this.estopPresent
         const mlPerMm = this.mlPerCount() * cfg.encoderCountsPerMm
@@ -672,7 +803,14 @@ export class Supervisor {
 
     /** The local confirm button: the pending command, or on a latched fault with nothing pending, the local reset. */
     confirmButton(tMs: number): Answer {
-        if (this.desk.pendingOp() === 0 && this.state === State.Fault) return this.command(tMs, { op: Op.ClearFault }, Source.Local)
+        if (this.desk.pendingOp() === 0) {
+            if (this.state === State.Fault) return this.command(tMs, { op: Op.ClearFault }, Source.Local)
+            // FLOW-5: with nothing pending, the press confirms the new syringe (full)
+            if (this.exchangeDue && this.state === State.Paused) return this.command(tMs, { op: Op.SyringeExchanged, a: 0 }, Source.Local)
+            // FLOW-4: ... or asks for the next increment
+            if (this.state === State.Paused && this.reason === Reason.IncrementDone)
+                return this.command(tMs, { op: Op.NextIncrement }, Source.Local)
+        }
         return this.desk.confirm(this, tMs)
     }
 

@@ -54,6 +54,12 @@ export enum Reason {
     PendingCancelled = 41, // FAULT-8: a safety action cancelled the pending command
     SyringeConfirmed = 42, // FAULT-5: the syringe was confirmed locally after a restart
     EventsDropped = 43, // FAULT-10: events dropped (value = how many)
+    IncrementDone = 44, // FLOW-4: paused after one increment, waiting for the operator's next
+    SyringeEmpty = 45, // FLOW-5: paused before the plunger's end stop: exchange the syringe
+    SyringeExchanged = 46, // FLOW-5: a new syringe confirmed locally, travel re-zeroed (value = its fill, mL)
+    IncrementMode = 47, // FLOW-4: increment mode set (value = increment mL, 0 = off)
+    RecordsResent = 48, // TEL-4: the kept level records were queued again (value = how many)
+    NextIncrement = 49, // FLOW-4: injecting again for the next increment (confirm button or confirmed next_increment)
     // latched faults
     SensorStale = 20,
     SensorSaturated = 21,
@@ -93,6 +99,7 @@ export enum Reject {
     Busy = 22, // FAULT-8: another risk-adding command already waits for the confirm
     SyringeUnconfirmed = 23, // FAULT-5: confirm the syringe locally after a restart
     MidLevel = 24, // BOARD-3: not while a level is in progress
+    SyringeEmpty = 25, // FLOW-5: the syringe is at its end of travel: exchange it first
 }
 
 /** What became of a command (wire values of event command_result). */
@@ -167,6 +174,10 @@ export enum Op {
     OverrideLeakLimit = 0x94,
     Disarm = 0x95,
     CalibrationDrive = 0x96,
+    SetIncrement = 0x97, // FLOW-4: a = increment mL (0.05-1), b = 1 on / 0 off
+    NextIncrement = 0x98, // FLOW-4: deliver the next increment (paused at an increment's end)
+    SyringeExchanged = 0x99, // FLOW-5: a new syringe is fitted; a = its fill mL (0 = nominal)
+    ResendRecords = 0x9a, // TEL-4: send every kept level record again
 }
 
 export const enum Source {
@@ -234,6 +245,8 @@ export const enum EventKind {
     Info = 5, // reason, a = value (override logged, threshold changed...)
     LevelRecord = 6, // the per-level record is ready (TEL-3): a = level, b = delivered mL
     Answer = 7, // a deferred answer (pending command executed, rejected, expired, cancelled)
+    Increment = 8, // FLOW-4: one increment delivered and at rest: a = index, b = its volume mL
+    ResendRecord = 9, // TEL-4: a kept level record to send again: a = its index in LevelBook.records
 }
 
 export interface CoreEvent {

@@ -42,6 +42,10 @@ export class Plant {
     frictionN = 5
     injectedMl = 0
     velMmPerS = 0
+    /** FLOW-5: the syringe's end stop, plunger position mm (the plunger cannot pass it) */
+    endMm = Infinity
+    /** the plunger sat on the end stop at some step */
+    hitEnd = false
     /** deterministic noise on the force, N (amplitude of a uniform +/-) */
     noiseN = 0
     private s1 = 12345
@@ -67,6 +71,10 @@ export class Plant {
         const dtS = dtMs / 1000
         let v = 0
         if (cmd.enabled && !this.stuck) v = cmd.speedRatio * DRIVE_MAX_PLUNGER_MM_PER_S * this.slip
+        if (v > 0 && this.posMm + v * dtS > this.endMm) {
+            v = Math.max(0, (this.endMm - this.posMm) / dtS)
+            this.hitEnd = true
+        }
         this.velMmPerS = v
         this.posMm += v * dtS
         const qInMlPerS = (v * this.areaMm2()) / 1000
@@ -79,6 +87,17 @@ export class Plant {
             if (this.pressurePa < 0) this.pressurePa = 0
             this.injectedMl += qOut * h
         }
+    }
+
+    /**
+     * FLOW-5: the empty syringe is taken off and a new one with `fillMl` fitted:
+     * the pusher is pulled back by hand `backMm` (the drive disabled), the new
+     * syringe's chamber starts unpressurised, its end stop `fillMl` further on.
+     */
+    exchange(fillMl: number, backMm: number) {
+        this.posMm -= backMm
+        this.pressurePa = 0
+        this.endMm = this.posMm + (fillMl * 1000) / this.areaMm2()
     }
 
     forceN(): number {
