@@ -201,7 +201,8 @@ export class Desk {
         switch (cmd.op) {
             case Op.SetFlow:
                 a.lo = cfg.flowMinMlPerMin
-                a.hi = cfg.flowMaxMlPerMin
+                // FLOW-2: this syringe's limit when it is lower
+                a.hi = Math.min(cfg.flowMaxMlPerMin, s.maxFlowMlPerMin())
                 break
             case Op.SetCap:
                 a.lo = 0
@@ -310,6 +311,8 @@ function readyToMove(s: Supervisor, now: number): Reject {
     if (atCap(s)) return Reject.CapReached
     if (s.remoteMode && now - s.lastHeartbeatMs > s.cfg.hostTimeoutMs) return Reject.WrongState
     if (s.pedalHeld()) return Reject.ConditionActive // FAULT-12: the leak pedal is held down
+    // FLOW-2: a flow set for a larger syringe is not run on a smaller one
+    if (s.flowMlPerMin > s.maxFlowMlPerMin()) return Reject.OutOfRange
     return Reject.Ok
 }
 
@@ -374,6 +377,8 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
         case Op.SetFlow:
             if (!argsOk(cmd, 1)) return Reject.BadNumber
             if (a < cfg.flowMinMlPerMin || a > cfg.flowMaxMlPerMin) return Reject.OutOfRange
+            // FLOW-2: above what the drive and encoder handle on this syringe
+            if (a > s.maxFlowMlPerMin()) return Reject.OutOfRange
             if (st === State.Fault) return Reject.WrongState
             return Reject.Ok
         case Op.SetSyringe:
