@@ -47,10 +47,11 @@ const CALCHECK_MISSING = 3
 /** FAULT-9: the cross-check runs this often (and at boot and after every command) */
 export const CALCHECK_PERIOD_MS = 1000
 /**
- * FLOW-2 on hardware: an encoder count may be this old when a step uses it
- * (the C sensor framework streams every 20 ms); the stall check's latency
- * allowance grows by the count's age up to this, and an older count means
- * the encoder stopped reporting (FAULT-2).
+ * FLOW-2 on hardware: an encoder count is up to one stream period (20 ms,
+ * the C sensor framework's floor) old when a step uses it; the stall
+ * check's latency allowance grows by the count's age, up to this. (A stream
+ * that stops altogether shows up as commanded motion without counts: FLOW-2
+ * stall, or an unbound role: FAULT-2.)
  */
 export const HW_ENCODER_MAX_AGE_MS = 100
 
@@ -108,10 +109,14 @@ export class InjectorApp {
     /** FLOW-2: the configured stall latency allowances, before the encoder age is added */
     private baseStallLagMs = 0
     private baseRetractStallLagMs = 0
+    /** hardware: the encoder count's age at the last step, ms */
+    encoderAgeMs = 0
     /** when the last control step ran, ms */
     lastStepMs = -1
     /** persistence writes held back because the drive was enabled (hardware path) */
     persistDeferred = 0
+    /** snapshots written to flash */
+    persistWrites = 0
     inp: Inputs = {
         tMs: 0,
         newSample: false,
@@ -216,15 +221,14 @@ export class InjectorApp {
 
     /**
      * FLOW-2 / BOARD-4: the encoder count from the hardware path with its
-     * age: the stall check's latency allowance grows by the age, and a count
-     * older than HW_ENCODER_MAX_AGE_MS is no count (FAULT-2).
+     * age: the stall check's latency allowance grows by the age (capped).
      */
     private hwEncoder(hw: HwPath, nowMs: number) {
         const ageMs = hw.encoderAgeMs(nowMs)
-        const fresh = ageMs <= HW_ENCODER_MAX_AGE_MS
         this.inp.encoderCount = hw.encoderCount
-        this.inp.encoderPresent = hw.encoderPresent() && fresh
-        const extraMs = fresh && ageMs > 0 ? ageMs : 0
+        this.inp.encoderPresent = hw.encoderPresent()
+        this.encoderAgeMs = ageMs
+        const extraMs = ageMs > 0 ? Math.min(ageMs, HW_ENCODER_MAX_AGE_MS) : 0
         const cfg = this.sup.cfg
         cfg.stallLagMs = this.baseStallLagMs + extraMs
         cfg.retractStallLagMs = this.baseRetractStallLagMs + extraMs
@@ -410,6 +414,7 @@ export class InjectorApp {
         this.persistDue = false
         const snap = this.sup.snapshot(ds.millis())
         this.sup.persisted()
+        this.persistWrites++
         await saveSnapshot(snap)
     }
 }
