@@ -355,6 +355,8 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             if (!s.calibrated()) return Reject.NotCalibrated
             if (!s.syringeConfirmed) return Reject.SyringeUnconfirmed
             if (s.estop || !s.estopPresent) return Reject.EstopActive // FAULT-12: held at boot blocks arming
+            // FAULT-1/FAULT-9: no arming without a trustworthy force reading
+            if (!s.sensorReady(now)) return Reject.SensorNotReady
             if (!s.cementMixed) return Reject.CementNotMixed
             if (s.cementAgeS(now) > cfg.workingLimitS) return Reject.CementTooOld
             if (atCap(s)) return Reject.CapReached
