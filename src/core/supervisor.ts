@@ -225,12 +225,15 @@ export class Supervisor {
     /** Fastest plunger flow the drive makes and the encoder tracks for this syringe, mL/min. */
     maxFlowMlPerMin(): number {
         const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+        // (called several times a step: no per-syringe lookup on the simulator)
+        if (this.cfg.maxAdvanceMlPerMinBySyringe.length === 0) return driveMax
         return Math.min(driveMax, syringeMaxAdvanceMlPerMin(this.cfg, this.syringe))
     }
 
     /** FLOW-2: fastest retraction the drive makes and the encoder tracks for this syringe, mL/min. */
     maxRetractMlPerMin(): number {
         const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+        if (this.cfg.maxRetractMlPerMinBySyringe.length === 0) return driveMax
         return Math.min(driveMax, syringeMaxRetractMlPerMin(this.cfg, this.syringe))
     }
 
