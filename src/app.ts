@@ -4,19 +4,70 @@
 // sample to telemetry, events and answers through the server, the snapshot
 // to flash. Nothing here queues per command (FAULT-10): the server's outbox
 // is the one bounded queue.
+//
+// Two adapters feed the same control code (BOARD-2):
+// - simulator / bench: roles on the bus (load-cell samples from the
+//   WeightScale role, the motor command through one Motor-role writer);
+// - hardware (`io.hw`, src/hw/hw_loop.ts): every NAU7802 conversion runs a
+//   control step directly (BOARD-4), every control step ends with the motor
+//   command applied to the drive (renewing its dead-man lease, FAULT-11),
+//   the encoder count comes with its age, the load cell's calibration is
+//   cross-checked (FAULT-9), and nothing is written to flash while the drive
+//   is enabled.
 import * as ds from "@devicescript/core"
 import { Inputs, State, StepOutput, Supervisor } from "./core"
 import { InjectorServer } from "./server"
 import { loadSnapshot, saveSnapshot } from "./persist"
 
+/**
+ * The hardware control path (src/hw/hw_loop.ts HardwareLoop implements it):
+ * samples in, motor commands out, without the bus in between.
+ */
+export interface HwPath {
+    /** set by the app: one control step per load-cell sample */
+    onSample: (kg: number, tMs: number) => Promise<void>
+    /** the step's motor command, applied to the drive at once (a run command renews the lease) */
+    applyMotor(enabled: boolean, speedRatio: number): Promise<void>
+    /** latest plunger encoder count */
+    encoderCount: number
+    encoderPresent(): boolean
+    /** age of encoderCount at nowMs, ms */
+    encoderAgeMs(nowMs: number): number
+    /** the load cell's full scale, kg (a reading at it is saturated, PRS-5) */
+    fullScaleKg(): number
+    /** FAULT-9: the load cell against the stored calibration; 0 = consistent, 3 = nothing stored, else a fault code */
+    calCheck(tareKg: number, gain: number): number
+    /** a sentence for a calCheck code */
+    calCheckReason(code: number): string
+}
+
+/** calCheck codes the app treats as consistent: OK, and "nothing stored" (start is refused anyway, FAULT-6) */
+const CALCHECK_OK = 0
+const CALCHECK_MISSING = 3
+/** FAULT-9: the cross-check runs this often (and at boot and after every command) */
+export const CALCHECK_PERIOD_MS = 1000
+/**
+ * FLOW-2 on hardware: an encoder count is up to one stream period (20 ms,
+ * the C sensor framework's floor) old when a step uses it; the stall
+ * check's latency allowance grows by the count's age, up to this. (A stream
+ * that stops altogether shows up as commanded motion without counts: FLOW-2
+ * stall, or an unbound role: FAULT-2.)
+ */
+export const HW_ENCODER_MAX_AGE_MS = 100
+
 /** The roles the control code talks to; hardware or simulator behind them. */
 export interface InjectorIO {
-    loadCell: ds.WeightScale
-    encoder: ds.RotaryEncoder
-    motor: ds.Motor
+    /** simulator: load-cell samples (unused when `hw` is set) */
+    loadCell?: ds.WeightScale
+    /** simulator: plunger encoder (unused when `hw` is set) */
+    encoder?: ds.RotaryEncoder
+    /** simulator: the drive (unused when `hw` is set) */
+    motor?: ds.Motor
     estop: ds.Button
     leakPedal: ds.Button
     confirm: ds.Button
+    /** hardware: samples, encoder and drive without the bus */
+    hw?: HwPath
 }
 
 /** Roles bound on the bus by the role manager (simulator / bench). */
@@ -51,6 +102,21 @@ export class InjectorApp {
     sup: Supervisor
     server: InjectorServer
     io: InjectorIO
+    /** the hardware path, or null on the simulator */
+    hw: HwPath = null
+    /** FAULT-9: last calibration cross-check code (0 ok); non-zero other than MISSING turns samples into NaN */
+    calCheckCode = 0
+    /** FLOW-2: the configured stall latency allowances, before the encoder age is added */
+    private baseStallLagMs = 0
+    private baseRetractStallLagMs = 0
+    /** hardware: the encoder count's age at the last step, ms */
+    encoderAgeMs = 0
+    /** when the last control step ran, ms */
+    lastStepMs = -1
+    /** persistence writes held back because the drive was enabled (hardware path) */
+    persistDeferred = 0
+    /** snapshots written to flash */
+    persistWrites = 0
     inp: Inputs = {
         tMs: 0,
         newSample: false,
@@ -103,14 +169,23 @@ export class InjectorApp {
         this.server = server
         this.sup = server.sup
         this.io = io
+        if (io.hw) {
+            this.hw = io.hw
+            this.baseStallLagMs = this.sup.cfg.stallLagMs
+            this.baseRetractStallLagMs = this.sup.cfg.retractStallLagMs
+        }
     }
 
     /** One control step; the motor command is sent from this step. */
     async step(newSample: boolean, kg: number) {
         const inp = this.inp
+        const hw = this.hw
         const t0 = ds.millis()
         inp.tMs = t0
+        this.lastStepMs = t0
         inp.newSample = newSample
+        // FAULT-9: a load cell that disagrees with its calibration gives no force
+        if (newSample && this.calCheckCode !== CALCHECK_OK && this.calCheckCode !== CALCHECK_MISSING) kg = NaN
         if (newSample) {
             if (this.samples > 0 && inp.tMs - this.lastSampleMs > this.maxSampleGapMs)
                 this.maxSampleGapMs = inp.tMs - this.lastSampleMs
@@ -120,7 +195,8 @@ export class InjectorApp {
             inp.loadCellSaturated = kg >= this.fullScaleKg * 0.999
             this.samples++
         }
-        inp.encoderPresent = this.encoderSeen && this.io.encoder.isBound
+        if (hw) this.hwEncoder(hw, t0)
+        else inp.encoderPresent = this.encoderSeen && this.io.encoder.isBound
         inp.estop = this.estopDown
         inp.estopPresent = this.estopBound
         inp.pedal = this.pedalDown
@@ -129,9 +205,53 @@ export class InjectorApp {
         this.server.estopActive = inp.estop || !inp.estopPresent
         const out = this.sup.step(inp)
         this.steps++
-        this.forward(out)
+        if (hw) {
+            // BOARD-4 / FAULT-11: the command leaves in this step, every step
+            // (each run command renews the drive's lease; a stop disables EN
+            // before applyMotor returns). Copied first: a concurrent step may
+            // reuse the output object while this one awaits.
+            const en = out.motor.enabled
+            const sp = out.motor.speedRatio
+            this.forward(out)
+            await hw.applyMotor(en, sp)
+        } else this.forward(out)
         const took = ds.millis() - t0
         if (took > this.maxStepMs) this.maxStepMs = took
+    }
+
+    /**
+     * FLOW-2 / BOARD-4: the encoder count from the hardware path with its
+     * age: the stall check's latency allowance grows by the age (capped).
+     */
+    private hwEncoder(hw: HwPath, nowMs: number) {
+        const ageMs = hw.encoderAgeMs(nowMs)
+        this.inp.encoderCount = hw.encoderCount
+        this.inp.encoderPresent = hw.encoderPresent()
+        this.encoderAgeMs = ageMs
+        const extraMs = ageMs > 0 ? Math.min(ageMs, HW_ENCODER_MAX_AGE_MS) : 0
+        const cfg = this.sup.cfg
+        cfg.stallLagMs = this.baseStallLagMs + extraMs
+        cfg.retractStallLagMs = this.baseRetractStallLagMs + extraMs
+    }
+
+    /**
+     * FAULT-9: cross-checks the load cell against the stored calibration.
+     * A bad code is a sensor fault: samples reach the core as NaN (arming is
+     * refused as "sensor not ready"; a level in progress stops and faults).
+     */
+    checkCalibration(): number {
+        const hw = this.hw
+        if (!hw) return CALCHECK_OK
+        const c = this.sup.snapshotCalibration()
+        const code = hw.calCheck(c.tareKg, c.gain)
+        if (code !== this.calCheckCode) {
+            if (code !== CALCHECK_OK && code !== CALCHECK_MISSING)
+                console.error(`load cell: ${hw.calCheckReason(code)}; treated as a sensor fault`)
+            else if (this.calCheckCode !== CALCHECK_OK && this.calCheckCode !== CALCHECK_MISSING)
+                console.log(`load cell: calibration check ${hw.calCheckReason(code)}`)
+            this.calCheckCode = code
+        }
+        return code
     }
 
     /** Forwards one step's output: motor, events, answers, telemetry, persistence. */
@@ -146,14 +266,16 @@ export class InjectorApp {
         // the bus (the VM sends ~50 packets/s; a step that waited for a send
         // delayed the next samples past the 50 ms stale limit)
         const self = this
-        if (!out.motor.enabled && this.sentEnabled !== 0 && this.pumpingMotor && !this.stopping) {
+        if (this.hw) {
+            // the hardware path applies the command in the step itself
+        } else if (!out.motor.enabled && this.sentEnabled !== 0 && this.pumpingMotor && !this.stopping) {
             // a stop never waits behind a refresh the pump is sending
             async function st() {
                 await self.stopNow()
             }
             st.start()
         }
-        if (!this.pumpingMotor) {
+        if (!this.hw && !this.pumpingMotor) {
             async function pm() {
                 await self.pumpMotor()
             }
@@ -276,13 +398,23 @@ export class InjectorApp {
     async confirmPressed() {
         this.confirmDown = true
         await this.step(false, NaN)
+        // FAULT-9: the confirmed command may have been a calibration
+        this.checkCalibration()
     }
 
     async persist() {
         if (!this.persistDue) return
+        // hardware: no flash write while the drive is enabled (a write can
+        // stall the chip for tens of ms, FAULT-11); persistDue stays set, so
+        // the write happens once the drive is off, with the state then
+        if (this.hw && this.cmdEnabled) {
+            this.persistDeferred++
+            return
+        }
         this.persistDue = false
         const snap = this.sup.snapshot(ds.millis())
         this.sup.persisted()
+        this.persistWrites++
         await saveSnapshot(snap)
     }
 }
@@ -299,10 +431,47 @@ async function readLevel(b: ds.Button): Promise<boolean> {
 }
 
 function wire(app: InjectorApp) {
-    const io = app.io
     app.server.afterCommand = async () => {
         await app.step(false, NaN)
+        // FAULT-9: a calibration command may have changed what the cell must match
+        app.checkCalibration()
     }
+    if (app.hw) wireHw(app, app.hw)
+    else wireBus(app)
+    wireButtons(app)
+    // watchdog: steps between samples (stale detection, ramps, retraction);
+    // on hardware a sample step within the period stands in for it
+    let busy = false
+    ds.setInterval(async () => {
+        if (busy) return
+        if (app.hw && app.lastStepMs >= 0 && ds.millis() - app.lastStepMs < WATCHDOG_MS) return
+        busy = true
+        try {
+            await app.step(false, NaN)
+        } finally {
+            busy = false
+        }
+    }, WATCHDOG_MS)
+    // persistence, off the control path
+    ds.setInterval(async () => {
+        await app.persist()
+    }, 100)
+}
+
+/** Hardware: every load-cell sample is a control step (BOARD-4); FAULT-9 check once a second. */
+function wireHw(app: InjectorApp, hw: HwPath) {
+    app.fullScaleKg = hw.fullScaleKg()
+    hw.onSample = async (kg: number, tMs: number) => {
+        await onSample(app, kg)
+    }
+    ds.setInterval(async () => {
+        app.checkCalibration()
+    }, CALCHECK_PERIOD_MS)
+}
+
+/** Simulator: samples and counts from roles on the bus. */
+function wireBus(app: InjectorApp) {
+    const io = app.io
     io.loadCell.reading.subscribe(async (kg: number) => {
         await onSample(app, kg)
     })
@@ -320,6 +489,10 @@ function wire(app: InjectorApp) {
     io.encoder.binding().subscribe((bound: boolean) => {
         if (!bound) app.encoderSeen = false
     })
+}
+
+function wireButtons(app: InjectorApp) {
+    const io = app.io
     // FAULT-12: e-stop and pedal by level: read at bind, kept by reports and edges
     io.estop.binding().subscribe(async (bound: boolean) => {
         app.estopBound = bound
@@ -354,27 +527,14 @@ function wire(app: InjectorApp) {
     io.confirm.down.subscribe(async () => {
         await app.confirmPressed()
     })
-    // watchdog: steps between samples (stale detection, ramps, retraction)
-    let busy = false
-    ds.setInterval(async () => {
-        if (busy) return
-        busy = true
-        try {
-            await app.step(false, NaN)
-        } finally {
-            busy = false
-        }
-    }, WATCHDOG_MS)
-    // persistence, off the control path
-    ds.setInterval(async () => {
-        await app.persist()
-    }, 100)
 }
 
 /** Boot: restore persisted state (never lands in injecting), then run. */
 export async function runInjector(server: InjectorServer, io?: InjectorIO): Promise<InjectorApp> {
     const app = new InjectorApp(server, io ? io : busIO())
     server.sup.restore(ds.millis(), await loadSnapshot())
+    // FAULT-9: at boot, before the first step
+    app.checkCalibration()
     wire(app)
     await app.step(false, NaN)
     return app

@@ -9,12 +9,11 @@
  * ≤ 100 ms lease). The Motor and WeightScale servers on the bus are
  * read-only, for observers.
  *
- * INTERIM, until src/app.ts takes the adapter (docs/hardware.md, "What the
- * app must call"): the app still expects roles, so it gets a motor object
- * whose writes apply the app's latest command to the drive directly, and the
- * WeightScale server sends no reading reports (observerEvery 0) so the app's
- * loadCell role cannot feed the same samples a second time; observers read
- * the register or the injector's telemetry.
+ * The app takes the adapter as `InjectorIO.hw` (src/app.ts): samples,
+ * encoder counts and motor commands go between the drivers and the control
+ * step directly; the load cell's calibration is cross-checked at boot,
+ * after every command and once a second (FAULT-9); the flow limits the
+ * encoder can track per syringe go into the core's config (FLOW-2).
  * Build for every board: `node scripts/build-boards.mjs`.
  *
  * The board import below only provides pin *types*: pins are compiled as
@@ -41,22 +40,15 @@ import {
 } from "@devicescript/servers"
 import { i2c } from "@devicescript/i2c"
 import { HW_BOARD_NAME_PREFIX, HW_DRIVE, HW_LOAD_CELL } from "./hw/hwconfig"
-import { HW_ENCODER_COUNTS_PER_MM } from "./hw/encoder_limits"
+import { applyHardwareLimits } from "./hw/encoder_limits"
 import { HardwareLoop } from "./hw/hw_loop"
-import {
-    calCheckReason,
-    checkLoadCellCalibration,
-    CALCHECK_MISSING,
-    CALCHECK_OK,
-    loadCellState,
-} from "./hw/calcheck"
 import { startLoadCell } from "./hw/loadcell"
 import { BuzzerStepPulses, GpioOutput } from "./hw/outputs"
 import { startStepperDrive } from "./hw/stepper_server"
 import { startStatusLed } from "./hw/status_led"
 import { Supervisor } from "./core"
 import { InjectorServer } from "./server"
-import { InjectorApp, runInjector } from "./app"
+import { runInjector } from "./app"
 
 if (ds.isSimulator())
     console.warn("main_hw.ts is the hardware entry; the simulator runs src/main.ts")
@@ -107,8 +99,8 @@ const started = startStepperDrive({
 
 const drive = started.drive
 
-// interim: observerEvery 0 (see the file comment)
-const loadCell = startLoadCell({ ...HW_LOAD_CELL, port: i2c, observerEvery: 0 })
+// observers get every 4th sample on the bus; the control step gets all (BOARD-4)
+const loadCell = startLoadCell({ ...HW_LOAD_CELL, port: i2c })
 
 const hw = new HardwareLoop(loadCell, drive, encoder)
 
@@ -116,58 +108,11 @@ startStatusLed({ out: new GpioOutput(pins.STATUS_LED, 0) })
 
 // the injector's own service (telemetry and commands), as in src/main.ts
 const supervisor = new Supervisor()
-supervisor.cfg.encoderCountsPerMm = HW_ENCODER_COUNTS_PER_MM
+// FLOW-2 / VOL-1: the board's encoder (100 counts/mm) and the flows it tracks per syringe
+applyHardwareLimits(supervisor.cfg)
 const injector = new InjectorServer(supervisor)
 startServer(injector, { roleName: "injector" })
 
-// The app, once running; the motor object below applies its latest command.
-let app: InjectorApp = null
-async function applyAppCommand() {
-    if (app) await hw.applyMotor(app.cmdEnabled, app.cmdSpeed)
-    else await hw.applyMotor(false, 0)
-}
-// interim motor for the app's single motor writer (pumpMotor): every write
-// applies the app's latest command directly; nothing goes on the bus
-const directMotor: any = {
-    enabled: {
-        write: async (v: boolean) => {
-            await applyAppCommand()
-        },
-    },
-    speed: {
-        write: async (v: number) => {
-            await applyAppCommand()
-        },
-    },
-}
-
-app = await runInjector(injector, {
-    loadCell: new ds.WeightScale(loadCell.clientRoleName),
-    encoder,
-    motor: directMotor as ds.Motor,
-    estop,
-    leakPedal,
-    confirm,
-})
-
-// BOARD-4: every sample runs a control step and its command goes out in it
-hw.onSample = async (kg: number, tMs: number) => {
-    await app.step(true, kg)
-    await hw.applyMotor(app.cmdEnabled, app.cmdSpeed)
-}
-
-// FAULT-9: cross-check the load cell against the stored calibration once a
-// second; a mismatch locks the drive (EN disabled) until it clears. "No
-// calibration" is the core's business (it refuses to start, FAULT-6).
-setInterval(async () => {
-    const c = app.sup.snapshotCalibration()
-    const code = checkLoadCellCalibration(loadCellState(loadCell), {
-        tareKg: c.tareKg,
-        gain: c.gain,
-    })
-    const bad = code !== CALCHECK_OK && code !== CALCHECK_MISSING
-    if (bad && drive.lockReason === "") {
-        console.error(`load cell: ${calCheckReason(code)}; drive locked`)
-        await drive.lock(calCheckReason(code))
-    } else if (!bad && drive.lockReason !== "" && boardOk) drive.unlock()
-}, 1000)
+// BOARD-4 / FAULT-9 / FAULT-11: the app runs a control step per sample and
+// applies each step's motor command to the drive (src/app.ts, InjectorIO.hw)
+await runInjector(injector, { estop, leakPedal, confirm, hw })

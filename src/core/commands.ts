@@ -201,7 +201,8 @@ export class Desk {
         switch (cmd.op) {
             case Op.SetFlow:
                 a.lo = cfg.flowMinMlPerMin
-                a.hi = cfg.flowMaxMlPerMin
+                // FLOW-2: this syringe's limit when it is lower
+                a.hi = Math.min(cfg.flowMaxMlPerMin, s.maxFlowMlPerMin())
                 break
             case Op.SetCap:
                 a.lo = 0
@@ -328,6 +329,8 @@ function readyToMove(s: Supervisor, now: number): Reject {
     if (s.pedalHeld()) return Reject.ConditionActive // FAULT-12: the leak pedal is held down
     // FLOW-5: an empty syringe is exchanged (and confirmed) before any advance
     if (s.exchangeDue || s.syringeLeftMl() <= SYRINGE_END_MARGIN_ML) return Reject.SyringeEmpty
+    // FLOW-2: a flow set for a larger syringe is not run on a smaller one
+    if (s.flowMlPerMin > s.maxFlowMlPerMin()) return Reject.OutOfRange
     return Reject.Ok
 }
 
@@ -383,6 +386,8 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             if (!s.calibrated()) return Reject.NotCalibrated
             if (!s.syringeConfirmed) return Reject.SyringeUnconfirmed
             if (s.estop || !s.estopPresent) return Reject.EstopActive // FAULT-12: held at boot blocks arming
+            // FAULT-1/FAULT-9: no arming without a trustworthy force reading
+            if (!s.sensorReady(now)) return Reject.SensorNotReady
             if (!s.cementMixed) return Reject.CementNotMixed
             if (s.cementAgeS(now) > cfg.workingLimitS) return Reject.CementTooOld
             if (atCap(s)) return Reject.CapReached
@@ -405,6 +410,8 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
         case Op.SetFlow:
             if (!argsOk(cmd, 1)) return Reject.BadNumber
             if (a < cfg.flowMinMlPerMin || a > cfg.flowMaxMlPerMin) return Reject.OutOfRange
+            // FLOW-2: above what the drive and encoder handle on this syringe
+            if (a > s.maxFlowMlPerMin()) return Reject.OutOfRange
             if (st === State.Fault) return Reject.WrongState
             return Reject.Ok
         case Op.SetSyringe:

@@ -84,6 +84,14 @@ export interface Config {
     persistEveryMl: number
     /** VOL-1 encoder counts per mm of plunger travel (drive train) */
     encoderCountsPerMm: number
+    /**
+     * FLOW-2 fastest advance flow the encoder tracks, per syringe id, mL/min;
+     * empty = only the drive's speed (maxPlungerMmPerS) limits it. Set on
+     * hardware (src/hw/encoder_limits.ts); a flow set-point above it is refused.
+     */
+    maxAdvanceMlPerMinBySyringe: number[]
+    /** FLOW-2 fastest retraction flow the encoder tracks, per syringe id, mL/min (empty as above); retraction is clamped to it */
+    maxRetractMlPerMinBySyringe: number[]
 }
 
 export function defaultConfig(): Config {
@@ -130,7 +138,24 @@ export function defaultConfig(): Config {
         volumeTolerance: 0.1,
         persistEveryMl: 0.05,
         encoderCountsPerMm: ENCODER_COUNTS_PER_MM,
+        maxAdvanceMlPerMinBySyringe: [],
+        maxRetractMlPerMinBySyringe: [],
     }
+}
+
+function perSyringe(limits: number[], syringeId: number): number {
+    const v = syringeId >= 0 && syringeId < limits.length ? limits[syringeId] : undefined
+    return typeof v === "number" && v > 0 ? v : Infinity
+}
+
+/** FLOW-2: the advance limit the config sets for this syringe, mL/min (Infinity: none) */
+export function syringeMaxAdvanceMlPerMin(c: Config, syringeId: number): number {
+    return perSyringe(c.maxAdvanceMlPerMinBySyringe, syringeId)
+}
+
+/** FLOW-2: the retraction limit the config sets for this syringe, mL/min (Infinity: none) */
+export function syringeMaxRetractMlPerMin(c: Config, syringeId: number): number {
+    return perSyringe(c.maxRetractMlPerMinBySyringe, syringeId)
 }
 
 /** Thresholds a host may change (SetThreshold). Wire ids are the indices. */

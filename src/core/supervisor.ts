@@ -30,7 +30,7 @@ import {
     State,
     StepOutput,
 } from "./types"
-import { Config, defaultConfig } from "./config"
+import { Config, defaultConfig, syringeMaxAdvanceMlPerMin, syringeMaxRetractMlPerMin } from "./config"
 import { DEFAULT_SYRINGE, G_MPS2, geometricMlPerCount, plungerAreaMm2, SYRINGES } from "./geometry"
 import { LEVELS } from "./levels"
 import { LeakSignature, OcclusionDetector, RateEstimator, slopeNoisePaPerS } from "./rate"
@@ -273,7 +273,17 @@ export class Supervisor {
 
     /** Fastest plunger flow the drive makes and the encoder tracks for this syringe, mL/min. */
     maxFlowMlPerMin(): number {
-        return (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+        const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+        // (called several times a step: no per-syringe lookup on the simulator)
+        if (this.cfg.maxAdvanceMlPerMinBySyringe.length === 0) return driveMax
+        return Math.min(driveMax, syringeMaxAdvanceMlPerMin(this.cfg, this.syringe))
+    }
+
+    /** FLOW-2: fastest retraction the drive makes and the encoder tracks for this syringe, mL/min. */
+    maxRetractMlPerMin(): number {
+        const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+        if (this.cfg.maxRetractMlPerMinBySyringe.length === 0) return driveMax
+        return Math.min(driveMax, syringeMaxRetractMlPerMin(this.cfg, this.syringe))
     }
 
     emit(kind: EventKind, tMs: number, reason: Reason, a: number, b: number) {
@@ -734,7 +744,7 @@ export class Supervisor {
             const relieved = d.retractUsesForce && this.cell.forceN < cfg.retractForceFraction * d.prePauseForceN
             // without force sensing, retract only the short blind volume
             const limitMl = d.retractUsesForce ? cfg.retractMaxMl : Math.min(cfg.retractMaxMl, cfg.blindRetractMl)
-            const speed = Math.min(cfg.retractMlPerMin, this.maxFlowMlPerMin())
+            const speed = Math.min(cfg.retractMlPerMin, this.maxRetractMlPerMin())
             const maxMs = (cfg.retractMaxMl / speed) * 60000 * 2 + 500
             if (relieved || d.retractedMl >= limitMl || now - d.retractStartMs > maxMs) {
                 d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
@@ -749,7 +759,9 @@ export class Supervisor {
         if (this.recordDue && !d.moving()) this.closeRecord(now)
         const stop = this.estop || !this.estopPresent
         const mlPerMm = this.mlPerCount() * cfg.encoderCountsPerMm
-        const m = d.command(cfg, dtMs, this.flowMlPerMin, this.maxFlowMlPerMin(), mlPerMm, stop)
+        // the drive's speed limit for the way it moves (FLOW-2: per syringe on hardware)
+        const maxFlow = d.mode === Motion.Retract ? this.maxRetractMlPerMin() : this.maxFlowMlPerMin()
+        const m = d.command(cfg, dtMs, this.flowMlPerMin, maxFlow, mlPerMm, stop)
         if (d.mode === Motion.Advance && !stop) {
             if (d.atSetFlow(this.flowMlPerMin, this.maxFlowMlPerMin()) && !this.takingUp) {
                 if (this.stableSinceMs < 0) this.stableSinceMs = now

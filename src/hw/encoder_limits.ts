@@ -21,6 +21,7 @@
  * retraction flow to maxRetractMlPerMin(syringe).
  */
 import { plungerAreaMm2, SYRINGES } from "../core/geometry"
+import { Config } from "../core/config"
 
 /** encoder pulses per revolution on the lead screw (main_hw.ts repeats it as a literal) */
 export const HW_ENCODER_PPR = 200
@@ -99,3 +100,15 @@ export function hwMaxRetractMlPerMin(syringeId: number): number {
 
 /** the syringes the limits are for, in id order (same as core/geometry SYRINGES) */
 export const HW_LIMIT_SYRINGES = SYRINGES
+
+/**
+ * The board's settings for the core (src/main_hw.ts): encoder counts per mm
+ * (VOL-1) and the per-syringe flow limits (FLOW-2). The core refuses a flow
+ * set-point above the syringe's advance limit (OutOfRange, with the limit as
+ * the answer's `hi`) and clamps its retraction to the retract limit.
+ */
+export function applyHardwareLimits(cfg: Config) {
+    cfg.encoderCountsPerMm = HW_ENCODER_COUNTS_PER_MM
+    cfg.maxAdvanceMlPerMinBySyringe = HW_MAX_ADVANCE_ML_PER_MIN.slice(0)
+    cfg.maxRetractMlPerMinBySyringe = HW_MAX_RETRACT_ML_PER_MIN.slice(0)
+}

@@ -17,12 +17,14 @@
  * - the encoder count arrives on the encoder server's stream
  *   (HW_ENCODER_STREAMING_MS, 20 ms, the C sensor floor); `encoderCount` is
  *   the latest and `encoderAgeMs(now)` its age.
- * No decisions here: the app decides, this only carries values.
+ * No decisions here: the app decides (src/app.ts, `InjectorIO.hw`), this
+ * only carries values.
  */
 import * as ds from "@devicescript/core"
 import { LoadCellServer } from "./loadcell"
 import { StepperDrive } from "./stepper"
 import { HW_ENCODER_STREAMING_MS } from "./encoder_limits"
+import { calCheckReason, checkLoadCellCalibration, loadCellState } from "./calcheck"
 
 /** The control step the adapter feeds: called with every load-cell sample. */
 export type ControlStep = (kg: number, tMs: number) => Promise<void>
@@ -93,6 +95,20 @@ export class HardwareLoop {
     /** the encoder count's age at nowMs, ms (Infinity before the first count) */
     encoderAgeMs(nowMs: number): number {
         return this.encoderSeen ? nowMs - this.encoderAtMs : Infinity
+    }
+
+    /** the load cell's full scale (rated capacity), kg: the server publishes exactly this when saturated */
+    fullScaleKg(): number {
+        return this.cell.scale.maxReadingKg
+    }
+
+    /** FAULT-9: CALCHECK_* code of the load cell against a stored calibration (./calcheck.ts) */
+    calCheck(tareKg: number, gain: number): number {
+        return checkLoadCellCalibration(loadCellState(this.cell), { tareKg, gain })
+    }
+
+    calCheckReason(code: number): string {
+        return calCheckReason(code)
     }
 
     /** the encoder role is bound and has reported */
