@@ -56,7 +56,7 @@ describe("FAULT safe behaviour", () => {
         }
     })
 
-    test("FAULT-2: encoder jump or loss -> stop, fault(encoder); start refused without an encoder", async () => {
+    test("FAULT-2/VOL-6: encoder jump or loss -> stop, fault(encoder), a forward jump counted (errs high); start refused without an encoder", async () => {
         const r = new Rig()
         await r.startInjecting("C2", 3)
         await r.run(2000)
@@ -64,9 +64,11 @@ describe("FAULT safe behaviour", () => {
         r.countOffset = 20000 // 17 mm in one sample: faster than the drive can move
         r.tick()
         eq(r.sup.state, State.Fault, "fault on jump")
-        near(r.sup.deliveredMl(), before, 0.002, "the jump is not counted as delivered volume, mL")
+        // VOL-6: forward counts however it came (errs high: the level can only end early)
+        const jumpMl = 20000 * r.sup.mlPerCount()
+        near(r.sup.deliveredMl(), before + jumpMl, 0.002, "the forward jump is counted as delivered volume, mL")
         await r.run(500)
-        near(r.sup.deliveredMl(), before, 0.002, "nor later")
+        near(r.sup.deliveredMl(), before + jumpMl, 0.002, "and stays counted")
         eq(r.sup.reason, Reason.EncoderJump, "reason")
         eq(r.last.enabled, false, "driver disabled at once")
         const q = new Rig()

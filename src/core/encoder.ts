@@ -98,15 +98,11 @@ export class EncoderSense {
             this.jumped = true
             this.slackMl = 0 // whatever the plunger did, it earns no credit
         }
-        // FAULT-2: a jump while the drive runs is faster than the drive can move
-        // the plunger: it is not plunger motion and is not counted (the check
-        // faults). With the drive disabled, forward motion counts however fast
-        // (VOL-6: a hand may push; counting it can only stop the level early).
-        if (this.jumped && driveOn) {
-            this.offRef = false
-            this.offMotionMl = 0
-            return
-        }
+        // FAULT-2: a jump faults (the check stops the drive). Forward, it still
+        // counts, drive on or off (VOL-6: every route forward counts): a hand can
+        // push while the drive's enable is still on its way, and a glitch counted
+        // can only end the level early, where one not counted could pass the cap.
+        // Backward, it earns no credit (below).
         const ml = d * mlPerCount
         this.stepMl = ml
         if (d > 0) {
