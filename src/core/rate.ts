@@ -158,6 +158,18 @@ export class LeakSignature {
  */
 const OCC_SLOT_MS = 100
 const OCC_SLOTS = 31
+/**
+ * PRS-3 levelled: over the last 1 s and 2 s the pressure rose by less than
+ * this fraction of itself per second. Curing creeps ~1 %/s; entrained air
+ * being compressed at the start rises faster than this relative to its own
+ * pressure (at least as fast as the volume pushed into it grows) until the
+ * needle flow has caught up.
+ */
+export const LEVEL_RISE_PER_S = 0.033
+/** PRS-3 levelled: and its pressure per mL stayed below this fraction of the trip slope */
+export const LEVEL_SLOPE_FRACTION = 0.75
+/** PRS-3 levelled: for this many consecutive 100 ms judgements (noise cannot arm it with one lucky slot) */
+export const LEVEL_HOLD = 5
 
 export class OcclusionDetector {
     private ps: number[] = []
@@ -175,6 +187,10 @@ export class OcclusionDetector {
     riseMaxPa = 0
     /** how many spans were judged last (3 once 3 s of history exist) */
     spans = 0
+    /** consecutive judgements that found the pressure levelled (see levelled()) */
+    levelledFor = 0
+    /** slots since the pressure was first found levelled (-1: not yet) */
+    private sinceLevel = -1
 
     constructor() {
         for (let i = 0; i < OCC_SLOTS; ++i) {
@@ -190,6 +206,23 @@ export class OcclusionDetector {
         this.accP = 0
         this.accN = 0
         this.paPerMl = 0
+        this.levelledFor = 0
+        this.sinceLevel = -1
+    }
+
+    /**
+     * PRS-3: the pressurisation has levelled off: for LEVEL_HOLD judgements
+     * in a row the pressure was above the trip rise (pressurised at all) and
+     * over the last 1 s and 2 s rose by less than LEVEL_RISE_PER_S of itself
+     * per second and by less than LEVEL_SLOPE_FRACTION of the trip slope per
+     * mL. An absolute "rose less than x Pa" test is fooled by entrained air:
+     * at low pressure the gas takes the plunger's volume with little rise (a
+     * few kPa per s at 0.5 mL/min), then stiffens as it compresses and the
+     * rise steepens as an occlusion's does; relative to the pressure, that
+     * rise stays large until the needle flow has caught up.
+     */
+    levelled(): boolean {
+        return this.levelledFor >= LEVEL_HOLD
     }
 
     /** Mean pressure of one slot is this noisy for a per-sample sigma (samples per slot at 80 Hz). */
@@ -220,6 +253,8 @@ export class OcclusionDetector {
         this.paPerMl = 0
         this.riseMaxPa = -1e12
         this.spans = 0
+        // levelled (see levelled()): judged on the 1 s and 2 s spans
+        let level = this.filled > 20 && p > minRisePa
         // 10, 20 and 30 slots back: 1, 2 and 3 s
         for (let k = 10; k < OCC_SLOTS; k += 10) {
             if (this.filled <= k) break
@@ -232,8 +267,15 @@ export class OcclusionDetector {
             if (dp > this.riseMaxPa) this.riseMaxPa = dp
             const r = dp / dv
             if (r > this.paPerMl) this.paPerMl = r
-            if (dp > minRisePa && r > limitPaPerMl) hit = true
+            // a span reaching back into the pressurisation (before the quiet 2 s
+            // that levelled it) would judge the pressurisation as an occlusion
+            if (dp > minRisePa && r > limitPaPerMl && this.sinceLevel >= 0 && k <= this.sinceLevel + 20) hit = true
+            if (k <= 20 && (dp >= (k / 10) * LEVEL_RISE_PER_S * p || r >= LEVEL_SLOPE_FRACTION * limitPaPerMl)) level = false
         }
+        if (this.judged && level) this.levelledFor++
+        else this.levelledFor = 0
+        if (this.sinceLevel >= 0) this.sinceLevel++
+        else if (this.levelledFor > 0) this.sinceLevel = 0
         return hit
     }
 }
