@@ -4,7 +4,7 @@
 import "../sim/lockstep/clock" // first: virtual time before jacdac-ts loads
 import "../sim/harness/quiet"
 import { runLockstep } from "../sim/lockstep/run"
-import { round } from "../sim/harness/analysis"
+import { analyseStop, round } from "../sim/harness/analysis"
 import type { AirJob, AirOutcome } from "./air"
 
 type Msg = { job: AirJob; firmware?: string } | { exit: true }
@@ -28,7 +28,15 @@ process.on("message", async (m: Msg) => {
             o.reason = r.finalReason
         } else {
             const name = job.section === "blockage" ? "blockage" : job.trigger
-            const s = r.stops.find(x => x.trigger === name)
+            let s = r.stops.find(x => x.trigger === name)
+            // over-pressure measured at the plunger (chamber + seal friction, with
+            // its lead) stops before the chamber itself crosses the limit: then the
+            // afterflow counts from the firmware's own stop
+            const ev = r.events.find(e => e.type === "transition" && e.reason === "Overpressure")
+            if (!s && name === "overpressure" && ev) {
+                s = analyseStop(series, run.session.plant.motion, name, ev.tS)
+                s.firmwareReason = "Overpressure"
+            }
             if (!s || s.latencyMs === null || s.stoppedAtS === null) o.error = `no ${name} stop (final ${r.finalState}/${r.finalReason})`
             else {
                 o.reason = s.firmwareReason

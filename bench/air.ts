@@ -8,7 +8,7 @@
 //   of the needle) at the stop;
 // - LEAK-2: afterflow after each stop trigger at 3 mL/min, trigger at steady
 //   state (leak seen by pedal, operator pause, blockage, over-pressure,
-//   e-stop, stale load cell), limit 0.05 mL;
+//   e-stop, stale load cell), over the 10 s after it, limit 0.05 mL;
 // - VOL-3: overshoot of the physically injected volume past the cap, limit
 //   0.02 mL;
 // - optionally (--library) the scenario library with v2 physics at each air
@@ -146,7 +146,8 @@ export function makeJobs(airs: number[], runs: number, sections: string[], libra
                     const tS = round(steadyS + 2 + 0.11 * i, 3)
                     const o: Record<string, unknown> = {
                         name: `air-${trigger}-${pct(air)}-${i}`,
-                        durationS: round(tS + 4, 2),
+                        // 10 s after the trigger: the stored volume drains slowly through the needle
+                        durationS: round(tS + 10, 2),
                         level: "L2",
                         capMl: 4,
                         seed: 100 + i,

@@ -172,9 +172,13 @@ const OCC_SLOTS = 31
  * rises faster than this relative to its own pressure (at least as fast as
  * the volume pushed into it grows) until the needle flow has caught up.
  */
-export const LEVEL_RISE_PER_S = 0.033
-/** PRS-3 levelled: and its pressure per mL stayed below this fraction of the trip slope */
-export const LEVEL_SLOPE_FRACTION = 0.75
+export const LEVEL_RISE_PER_S = 0.05
+/**
+ * PRS-3 levelled, or: the pressure per mL has peaked above the trip slope
+ * and fallen below this fraction of its peak (the pressurisation is past its
+ * steepest point and slowing: a stiff syringe gets there within ~1 s).
+ */
+export const LEVEL_PAST_PEAK_FRACTION = 0.5
 /** PRS-3 levelled: for this many consecutive 100 ms judgements (noise cannot arm it with one lucky slot) */
 export const LEVEL_HOLD = 5
 
@@ -194,6 +198,8 @@ export class OcclusionDetector {
     levelledFor = 0
     /** slots since the pressure was first found levelled (-1: not yet) */
     private sinceLevel = -1
+    /** the largest 1 s pressure per mL since reset, Pa/mL */
+    private peakPaPerMl = 0
 
     constructor() {
         for (let i = 0; i < OCC_SLOTS; ++i) {
@@ -212,15 +218,17 @@ export class OcclusionDetector {
         this.excessPaPerMl = 0
         this.levelledFor = 0
         this.sinceLevel = -1
+        this.peakPaPerMl = 0
     }
 
     /**
      * PRS-3: the pressurisation has levelled off: for LEVEL_HOLD judgements
      * in a row the pressure was above the trip rise (pressurised at all) and
-     * over the last 1 s rose by less than LEVEL_RISE_PER_S of itself and by
-     * less than LEVEL_SLOPE_FRACTION of the trip slope per mL. An absolute
-     * "rose less than x Pa" test is fooled by entrained air (a few kPa per s
-     * at 0.5 mL/min while the gas is soft).
+     * over the last 1 s either rose by less than LEVEL_RISE_PER_S of itself,
+     * or rose per mL by less than LEVEL_PAST_PEAK_FRACTION of its peak since
+     * the start, a peak above the trip slope. An absolute "rose less than
+     * x Pa" test is fooled by entrained air (a few kPa per s at 0.5 mL/min
+     * while the gas is soft, steepening as it compresses).
      */
     levelled(): boolean {
         return this.levelledFor >= LEVEL_HOLD
@@ -262,7 +270,9 @@ export class OcclusionDetector {
             const dp = p - this.ps[j]
             const dv = volumeMl - this.vs[j]
             if (dv > 0) this.paPerMl = dp / dv
-            level = dv > 0 && p > minRisePa && dp < LEVEL_RISE_PER_S * p && this.paPerMl < LEVEL_SLOPE_FRACTION * limitPaPerMl
+            if (this.paPerMl > this.peakPaPerMl) this.peakPaPerMl = this.paPerMl
+            const pastPeak = this.peakPaPerMl > limitPaPerMl && this.paPerMl < LEVEL_PAST_PEAK_FRACTION * this.peakPaPerMl
+            level = dv > 0 && p > minRisePa && (dp < LEVEL_RISE_PER_S * p || pastPeak)
         }
         if (level) this.levelledFor++
         else this.levelledFor = 0
