@@ -17,6 +17,10 @@ process.on("message", async (m: Msg) => {
         const r = run.result
         const series = run.session.plant.series
         const o: AirOutcome = { id: job.id, section: job.section, air: job.air }
+        // PRS-3 false alarm: a blockage pause with no occlusion (before its onset)
+        const onsetS = job.section === "blockage" ? job.onsetS : job.section === "afterflow" && job.trigger === "blockage" ? (job.sc.blockage?.atS ?? Infinity) : Infinity
+        const falseAt = r.events.find(e => e.type === "transition" && e.reason === "Blockage" && e.tS < onsetS)
+        if (falseAt && job.section !== "library") o.falseBlockageAtS = round(falseAt.tS, 2)
         if (!r.ok) o.error = r.error ?? "the bench did not run"
         else if (job.section === "library") {
             o.pass = r.verdict.pass

@@ -76,6 +76,8 @@ export interface AirOutcome {
     /** afterflow after the trigger, mL; cap: overshoot past the cap, mL */
     volumeMl?: number
     latencyMs?: number
+    /** PRS-3 false alarm: paused as a blockage with no occlusion, at this scenario time */
+    falseBlockageAtS?: number
     /** library: verdict */
     pass?: boolean
     failures?: string[]
@@ -253,10 +255,11 @@ export function formatTables(outcomes: AirOutcome[], airs: number[], jobs: AirJo
                 if (!mine.length) continue
                 const hits = mine.filter(o => o.hit).length
                 const reasons = [...new Set(mine.map(o => o.reason ?? (o.error ? "error" : "none")))].join(",")
+                const fb = mine.filter(o => o.falseBlockageAtS !== undefined).length
                 rows.push([
                     `${pct(air)} %`,
                     String(flow),
-                    `${hits}/${mine.length}`,
+                    `${hits}/${mine.length}${fb ? ` (${fb} false pause before onset)` : ""}`,
                     f(worst(mine.map(o => o.stopAfterS ?? Infinity)), 2),
                     f(worst(mine.map(o => o.risePa ?? Infinity)) / 1e6, 3),
                     f(worst(mine.map(o => o.storedAtStopMl ?? NaN)), 3),
@@ -274,7 +277,9 @@ export function formatTables(outcomes: AirOutcome[], airs: number[], jobs: AirJo
                 const mine = by("afterflow", air).filter(o => (jobOf(o.id) as { trigger: string }).trigger === t)
                 const v = mine.flatMap(o => (o.volumeMl !== undefined ? [o.volumeMl] : []))
                 const bad = mine.length - v.length
-                return v.length ? `${f(median(v), 4)} / ${f(worst(v), 4)}${bad ? ` (${bad} no stop)` : ""}` : mine.length ? "no stop" : "-"
+                const fb = mine.filter(o => o.falseBlockageAtS !== undefined).length
+                const note = (bad ? ` (${bad} no stop)` : "") + (fb ? ` [${fb} false blockage before T]` : "")
+                return v.length ? `${f(median(v), 4)} / ${f(worst(v), 4)}${note}` : mine.length ? `no stop${note}` : "-"
             }),
         ])
         out.push(table(head, rows), "")
@@ -282,10 +287,13 @@ export function formatTables(outcomes: AirOutcome[], airs: number[], jobs: AirJo
     if (outcomes.some(o => o.section === "cap")) {
         out.push(`VOL-3 overshoot of the injected volume past the cap at 3 mL/min (limit ${LIMITS.overshootMl} mL): median / worst mL`)
         const rows = airs.map(air => {
-            const v = by("cap", air).flatMap(o => (o.volumeMl !== undefined ? [o.volumeMl] : []))
-            return [`${pct(air)} %`, String(v.length), v.length ? `${f(median(v), 4)} / ${f(worst(v), 4)}` : "-"]
+            const mine = by("cap", air)
+            const v = mine.flatMap(o => (o.volumeMl !== undefined ? [o.volumeMl] : []))
+            const reasons = [...new Set(mine.map(o => o.reason ?? "-"))].join(",")
+            return [`${pct(air)} %`, String(v.length), v.length ? `${f(median(v), 4)} / ${f(worst(v), 4)}` : "-", reasons]
         })
-        out.push(table(["air", "runs", "overshoot mL"], rows), "")
+        out.push(table(["air", "runs", "peak injected - cap, mL", "end reason"], rows))
+        out.push("(negative: the patient got less than the cap; the firmware counts plunger travel, and the air keeps the stored volume in the syringe)", "")
     }
     if (outcomes.some(o => o.section === "library")) {
         out.push("Scenario library with physics v2 (cement fill 10 mL or the syringe's nominal): verdicts")
