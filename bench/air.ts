@@ -148,8 +148,10 @@ export function makeJobs(airs: number[], runs: number, sections: string[], libra
                     const tS = round(steadyS + 2 + 0.11 * i, 3)
                     const o: Record<string, unknown> = {
                         name: `air-${trigger}-${pct(air)}-${i}`,
-                        // 10 s after the trigger: the stored volume drains slowly through the needle
+                        // 10 s after the trigger, also after a fault or e-stop ends the level:
+                        // the stored volume drains slowly through the needle
                         durationS: round(tS + 10, 2),
+                        endWhenDone: false,
                         level: "L2",
                         capMl: 4,
                         seed: 100 + i,
