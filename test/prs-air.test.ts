@@ -1,5 +1,5 @@
 import { describe, test } from "@devicescript/test"
-import { DRIVE_MAX_PLUNGER_MM_PER_S, EventKind, MotorCommand, Reason, State } from "../src/core"
+import { DRIVE_MAX_PLUNGER_MM_PER_S, EventKind, MotorCommand, Op, Reason, State } from "../src/core"
 import { Plant, Rig } from "./lib/rig"
 import { atMost, eq, figure, ok } from "./lib/assert"
 
@@ -114,3 +114,27 @@ async function airOcclusion(flow: number, steadyPa: number) {
     figure(`PRS-3 occlusion with 5 % air at ${flow} mL/min: detection`, r.tMs - t0, "ms")
     figure(`PRS-3 occlusion with 5 % air at ${flow} mL/min: rise`, (peak - p0) / 1e6, "MPa")
 }
+
+describe("PRS-3 without special cases", () => {
+    test("PRS-3: a calibration drive whose outlet blocks is stopped as a blockage before +1 MPa (the per-volume test needs no mask for it)", async () => {
+        const q = new Rig()
+        q.step(true)
+        q.cmd(Op.CalibrationDrive, 60000)
+        // into the collection cup: the pressure levels within a few seconds
+        await q.run(6000, () => !q.sup.calDriving)
+        ok(q.sup.calDriving, "still driving at steady flow")
+        eq(q.countEvents(EventKind.Alarm, Reason.Blockage), 0, "no blockage while it flows freely")
+        const p0 = q.sup.pressurePa()
+        q.plant.resistance = 1e15 // the outlet is blocked
+        let peak = p0
+        await q.run(5000, () => {
+            if (q.sup.pressurePa() > peak) peak = q.sup.pressurePa()
+            return !q.sup.calDriving
+        })
+        eq(q.sup.calDriving, false, "the blockage stops it")
+        eq(q.countEvents(EventKind.Alarm, Reason.Blockage), 1, "stopped as a blockage (before: only over-pressure at 3.5 MPa)")
+        atMost(peak - p0, 1e6, "pressure rise above the steady value, Pa")
+        ok(q.last.flowMlPerMin <= 0, "no forward command")
+        figure("PRS-3 blocked calibration drive: rise before the stop", (peak - p0) / 1e6, "MPa")
+    })
+})

@@ -382,10 +382,9 @@ export class Supervisor {
             v.overpressure = false
             v.blockage = false
         }
-        // the bench calibration drive pushes into a collection cup, not a
-        // patient: PRS-3 (flow the patient cannot take) does not apply; PRS-2,
-        // the sensor checks, the e-stop and its own distance still bound it
-        if (this.calDriving) v.blockage = false
+        // the bench calibration drive (into a collection cup) is judged like an
+        // injection: PRS-3 arms once its pressure has levelled (rate.ts), so a
+        // free flow never trips it and a blocked outlet stops it early
         v.hostLost = this.remoteMode && now - this.lastHeartbeatMs > cfg.hostTimeoutMs
         v.leakSuspected =
             this.riseArmed && this.leakDrop > cfg.leakDropFraction && this.cell.pressurePa / (1 - this.leakDrop) > cfg.leakMinPressurePa
