@@ -37,7 +37,7 @@ options:
   -n, --runs <n>         seeds per trigger and air fraction (default 3)
   -w, --workers <n>      worker processes (default: one per core)
       --library          also run every sim/scenarios file with v2 physics at each air fraction
-      --only <list>      sections: blockage,afterflow,cap (default all)
+      --only <list>      sections: blockage,afterflow,cap,library (default the first three)
       --firmware <f>     run this compiled bytecode (.devs) instead of src/main.ts
   -o, --out <file>       all figures as JSON (default out/sim/bench-air.json)
   -h, --help`
@@ -349,12 +349,12 @@ async function main(): Promise<number> {
         return 2
     }
     for (const s of sections)
-        if (!["blockage", "afterflow", "cap"].includes(s)) {
-            console.error(`--only: unknown section "${s}" (blockage, afterflow, cap)`)
+        if (!["blockage", "afterflow", "cap", "library"].includes(s)) {
+            console.error(`--only: unknown section "${s}" (blockage, afterflow, cap, library)`)
             return 2
         }
     const t0 = Date.now()
-    const jobs = makeJobs(airs, runs, sections, v.library!)
+    const jobs = makeJobs(airs, runs, sections, v.library! || sections.includes("library"))
     const outcomes = await runJobs(jobs, { workers, firmware: v.firmware, log: m => process.stderr.write(m + "\n") })
     outcomes.sort((a, b) => jobs.findIndex(j => j.id === a.id) - jobs.findIndex(j => j.id === b.id))
     console.log(formatTables(outcomes, airs, jobs))
