@@ -144,6 +144,8 @@ export interface Scenario {
     /** end as soon as the level is over (completed/aborted/fault with nothing left to do) + settleS */
     endWhenDone?: boolean
     settleS?: number
+    /** physics model: "v1" (SIM-1, default) or "v2" (SIM-6 fidelity defaults; docs/simulator.md) */
+    physics?: "v1" | "v2"
     syringe?: {
         preset?: string
         boreMm?: number
@@ -151,8 +153,21 @@ export interface Scenario {
         frictionDynamicN?: number
         frictionStaticN?: number
         fillMl?: number
+        /** SIM-6: air volume fraction of the cement at atmospheric pressure, 0..0.05 */
+        airFraction?: number
+        /** SIM-6: restrictive syringe nozzle / Luer tip upstream of the needle */
+        tip?: { innerDiameterMm: number; lengthMm: number }
     }
-    needle?: { gauge?: number; lengthMm?: number; wall?: "regular" | "thin"; innerDiameterMm?: number }
+    needle?: {
+        gauge?: number
+        lengthMm?: number
+        wall?: "regular" | "thin"
+        innerDiameterMm?: number
+        /** SIM-6: stepped cannula, parts from hub to tip (replaces gauge/wall/innerDiameterMm/lengthMm) */
+        segments?: { innerDiameterMm: number; lengthMm: number }[]
+        /** SIM-6: needle length inside the body (at body temperature), mm */
+        insertedLengthMm?: number
+    }
     cement?: {
         mixedAtS?: number
         preset?: string
@@ -160,9 +175,23 @@ export interface Scenario {
         viscosityPaS?: number
         viscosityScale?: number
         preparedMl?: number
+        /** SIM-6: needle flow law */
+        rheology?: "newtonian" | "powerLaw"
+        /** SIM-6: power-law index n (implies powerLaw) */
+        flowIndex?: number
     }
-    vertebra?: { tumorFactor?: number; complianceMlPerKPa?: number; resistancePaSPerMl?: number; viscosityExponent?: number }
-    leaks?: { atMl?: number; atS?: number; kind: string; resistanceFactor: number }[]
+    vertebra?: {
+        tumorFactor?: number
+        complianceMlPerKPa?: number
+        resistancePaSPerMl?: number
+        /** body resistance x (mu / 50 Pa.s)^exponent: 0 = fixed (default), 1 = Darcy */
+        viscosityExponent?: number
+        /** SIM-6: leak resistance x (mu / 50 Pa.s)^exponent for every leak */
+        leakViscosityExponent?: number
+        /** SIM-6: temperature of the needle part inside the body, C */
+        temperatureC?: number
+    }
+    leaks?: { atMl?: number; atS?: number; kind: string; resistanceFactor: number; viscosityExponent?: number }[]
     blockage?: { atS?: number; atMl?: number; factor: number }
     loadCell?: { noiseN?: number; sampleRateHz?: number; lsbN?: number }
     drive?: { maxSpeedMmPerS?: number; maxAccelMmPerS2?: number; stallForceN?: number }
@@ -281,7 +310,7 @@ function validateInto(raw: unknown) {
 GROUPS.push(s =>
     checkKeys(s, "", [
         "name", "description", "durationS", "seed", "level", "capMl", "capOverride", "flowMlPerMin", "benchMode",
-        "remoteMode", "arm", "endWhenDone", "settleS", "syringe", "needle", "cement", "vertebra", "leaks", "blockage",
+        "remoteMode", "arm", "endWhenDone", "settleS", "physics", "syringe", "needle", "cement", "vertebra", "leaks", "blockage",
         "loadCell", "drive", "thresholds", "transport", "actions", "faults", "expect",
     ])
 )
@@ -320,7 +349,21 @@ GROUPS.push((s, check) => {
     num(s, "settleS", "", { min: 0, max: 30 })
 })
 GROUPS.push((s, check) => {
-    const sy = obj(s, "syringe", "", ["preset", "boreMm", "complianceMlPerMPa", "frictionDynamicN", "frictionStaticN", "fillMl"])
+    str(s, "physics", "", { oneOf: ["v1", "v2"] })
+})
+
+/** SIM-6 range of entrained air (issue 12): 0-5 % of the cement volume. */
+export const MAX_SCENARIO_AIR_FRACTION = 0.05
+
+/** A tube part {innerDiameterMm, lengthMm} (stepped cannula, syringe tip). */
+function tube(v: unknown, p: string) {
+    if (!isObj(v)) return report(p, "must be an object {innerDiameterMm, lengthMm}")
+    checkKeys(v, p, ["innerDiameterMm", "lengthMm"])
+    num(v, "innerDiameterMm", p, { required: true, gt: 0, max: 20 })
+    num(v, "lengthMm", p, { required: true, gt: 0, max: 500 })
+}
+GROUPS.push((s, check) => {
+    const sy = obj(s, "syringe", "", ["preset", "boreMm", "complianceMlPerMPa", "frictionDynamicN", "frictionStaticN", "fillMl", "airFraction", "tip"])
     if (sy) {
         str(sy, "preset", "syringe", { oneOf: Object.keys(SYRINGE_PRESETS) })
         num(sy, "boreMm", "syringe", { gt: 0, max: 40 })
@@ -328,10 +371,13 @@ GROUPS.push((s, check) => {
         num(sy, "frictionDynamicN", "syringe", { min: 0 })
         num(sy, "frictionStaticN", "syringe", { min: 0 })
         num(sy, "fillMl", "syringe", { gt: 0 })
+        // a fraction, not a percentage: 0.03 = 3 %
+        num(sy, "airFraction", "syringe", { min: 0, max: MAX_SCENARIO_AIR_FRACTION })
+        if (sy.tip !== undefined) tube(sy.tip, "syringe.tip")
     }
 })
 GROUPS.push((s, check) => {
-    const nd = obj(s, "needle", "", ["gauge", "lengthMm", "wall", "innerDiameterMm"])
+    const nd = obj(s, "needle", "", ["gauge", "lengthMm", "wall", "innerDiameterMm", "segments", "insertedLengthMm"])
     if (nd) {
         num(nd, "gauge", "needle", { int: true })
         if (nd.gauge !== undefined && !NEEDLE_GAUGES[nd.gauge as number])
@@ -339,10 +385,26 @@ GROUPS.push((s, check) => {
         num(nd, "lengthMm", "needle", { gt: 0, max: 500 })
         str(nd, "wall", "needle", { oneOf: ["regular", "thin"] })
         num(nd, "innerDiameterMm", "needle", { gt: 0, max: 10 })
+        if (nd.segments !== undefined) {
+            if (!Array.isArray(nd.segments) || nd.segments.length === 0) report("needle.segments", "must be a non-empty array of {innerDiameterMm, lengthMm}")
+            else {
+                nd.segments.forEach((t, i) => tube(t, `needle.segments[${i}]`))
+                for (const k of ["gauge", "wall", "innerDiameterMm", "lengthMm"])
+                    if (nd[k] !== undefined) report(`needle.${k}`, "cannot be combined with needle.segments (the segments give the whole cannula)")
+            }
+        }
+        num(nd, "insertedLengthMm", "needle", { min: 0 })
+        if (typeof nd.insertedLengthMm === "number") {
+            const segs = Array.isArray(nd.segments) ? (nd.segments as Obj[]) : undefined
+            const lengthMm = segs
+                ? segs.reduce((a, t) => a + (isObj(t) && typeof t.lengthMm === "number" ? t.lengthMm : 0), 0)
+                : typeof nd.lengthMm === "number" ? nd.lengthMm : 100
+            if (nd.insertedLengthMm > lengthMm) report("needle.insertedLengthMm", `must be <= the needle length (${lengthMm} mm), got ${nd.insertedLengthMm}`)
+        }
     }
 })
 GROUPS.push((s, check) => {
-    const ce = obj(s, "cement", "", ["mixedAtS", "preset", "temperatureC", "viscosityPaS", "viscosityScale", "preparedMl"])
+    const ce = obj(s, "cement", "", ["mixedAtS", "preset", "temperatureC", "viscosityPaS", "viscosityScale", "preparedMl", "rheology", "flowIndex"])
     if (ce) {
         num(ce, "mixedAtS", "cement", { max: 0 })
         // setup marks the cement with its age; the firmware refuses an age beyond its working time
@@ -354,15 +416,20 @@ GROUPS.push((s, check) => {
         num(ce, "viscosityPaS", "cement", { gt: 0 })
         num(ce, "viscosityScale", "cement", { gt: 0 })
         num(ce, "preparedMl", "cement", { min: 0, max: 100 })
+        str(ce, "rheology", "cement", { oneOf: ["newtonian", "powerLaw"] })
+        num(ce, "flowIndex", "cement", { min: 0.1, max: 1 })
+        if (ce.flowIndex !== undefined && ce.rheology === "newtonian") report("cement.flowIndex", 'needs rheology "powerLaw" (a flow index is a power law)')
     }
 })
 GROUPS.push((s, check) => {
-    const ve = obj(s, "vertebra", "", ["tumorFactor", "complianceMlPerKPa", "resistancePaSPerMl", "viscosityExponent"])
+    const ve = obj(s, "vertebra", "", ["tumorFactor", "complianceMlPerKPa", "resistancePaSPerMl", "viscosityExponent", "leakViscosityExponent", "temperatureC"])
     if (ve) {
         num(ve, "tumorFactor", "vertebra", { gt: 0 })
         num(ve, "complianceMlPerKPa", "vertebra", { gt: 0 })
         num(ve, "resistancePaSPerMl", "vertebra", { gt: 0 })
         num(ve, "viscosityExponent", "vertebra", { min: 0, max: 2 })
+        num(ve, "leakViscosityExponent", "vertebra", { min: 0, max: 2 })
+        num(ve, "temperatureC", "vertebra", { min: 20, max: 45 })
     }
 })
 GROUPS.push((s, check) => {
@@ -371,7 +438,8 @@ GROUPS.push((s, check) => {
         s.leaks.forEach((l, i) => check(() => {
             const p = `leaks[${i}]`
             if (!isObj(l)) fail(p, "must be an object")
-            checkKeys(l, p, ["atMl", "atS", "kind", "resistanceFactor"])
+            checkKeys(l, p, ["atMl", "atS", "kind", "resistanceFactor", "viscosityExponent"])
+            num(l, "viscosityExponent", p, { min: 0, max: 2 })
             str(l, "kind", p, { required: true, oneOf: LEAK_KINDS })
             num(l, "resistanceFactor", p, { required: true, gt: 0 })
             num(l, "atMl", p, { min: 0 })
@@ -554,14 +622,18 @@ export function levelCapMl(s: Scenario): number {
 export function rigConfig(s: Scenario, seedOverride?: number): RigConfig {
     return {
         seed: seedOverride ?? s.seed ?? 1,
+        physics: s.physics,
         syringe: { ...(s.syringe as RigConfig["syringe"]) },
-        needle: { gauge: 14, lengthMm: 100, ...s.needle },
+        // a stepped cannula replaces the default 14 G x 100 mm tube
+        needle: s.needle?.segments ? { ...s.needle } : { gauge: 14, lengthMm: 100, ...s.needle },
         cement: {
             mixedAtS: s.cement?.mixedAtS,
             preset: s.cement?.preset as "lowViscosity" | "highViscosity" | undefined,
             temperatureC: s.cement?.temperatureC,
             viscosityPaS: s.cement?.viscosityPaS,
             viscosityScale: s.cement?.viscosityScale,
+            rheology: s.cement?.rheology,
+            flowIndex: s.cement?.flowIndex,
         },
         vertebra: { ...s.vertebra },
         leaks: (s.leaks ?? []).map(l => ({ ...l, kind: l.kind as "venous" | "softTissue" | "epidural" })),

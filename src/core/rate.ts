@@ -149,15 +149,38 @@ export class LeakSignature {
  * PRS-3 by pressure per delivered volume: with the outlet occluded every
  * mL the plunger displaces only compresses the system, so pressure climbs
  * at 1/compliance per mL (>= 3.3 MPa/mL for compliance <= 0.3 mL/MPa),
- * whatever the flow; at steady flow it stays level, and curing raises it
- * far more slowly per mL. Keeps the mean pressure and the encoder volume of
- * every 100 ms in a ring over 3 s, and compares now with 1, 2 and 3 s ago:
- * a rise above `noisePa` whose ratio to the volume delivered meanwhile
- * exceeds the threshold is a blockage. The time scale, not a dP/dt
- * threshold, makes it work from 0.5 to 6 mL/min.
+ * whatever the flow; at steady flow it stays level. Keeps the mean pressure
+ * and the encoder volume of every 100 ms in a ring over 3 s. Two things
+ * also raise the pressure and are not a blockage:
+ * - curing: a creep in proportion to the pressure (~1 %/s), smooth. Each
+ *   span (the last 1 s and 2 s) is judged on its rise in excess of the creep
+ *   of the second before it, so a creep of any size cancels and only a
+ *   change of slope counts;
+ * - the pressurisation after a start: with entrained air the gas takes the
+ *   plunger's volume with little rise at low pressure, then stiffens and
+ *   the rise steepens as an occlusion's does. The check arms only once the
+ *   pressure has levelled (levelled(): judged relative to the pressure, not
+ *   in Pa), and never judges a span reaching back before that.
+ * The time scale, not a dP/dt threshold, makes it work from 0.5 to 6 mL/min
+ * and from 0 to 5 % air.
  */
 const OCC_SLOT_MS = 100
 const OCC_SLOTS = 31
+/**
+ * PRS-3 levelled: over the last 1 s the pressure rose by less than this
+ * fraction of itself. Curing creeps ~1 %/s; entrained air being compressed
+ * rises faster than this relative to its own pressure (at least as fast as
+ * the volume pushed into it grows) until the needle flow has caught up.
+ */
+export const LEVEL_RISE_PER_S = 0.05
+/**
+ * PRS-3 levelled, or: the pressure per mL has peaked above the trip slope
+ * and fallen below this fraction of its peak (the pressurisation is past its
+ * steepest point and slowing: a stiff syringe gets there within ~1 s).
+ */
+export const LEVEL_PAST_PEAK_FRACTION = 0.5
+/** PRS-3 levelled: for this many consecutive 100 ms judgements (noise cannot arm it with one lucky slot) */
+export const LEVEL_HOLD = 5
 
 export class OcclusionDetector {
     private ps: number[] = []
@@ -167,14 +190,16 @@ export class OcclusionDetector {
     private slotStartMs = -1
     private accP = 0
     private accN = 0
-    /** the latest judged pressure per volume, Pa/mL (the largest of the three spans) */
+    /** pressure per volume over the last 1 s, Pa/mL (0 before 1 s of history or without delivery) */
     paPerMl = 0
-    /** the last add() compared spans */
-    judged = false
-    /** the largest pressure rise over the spans judged last, Pa */
-    riseMaxPa = 0
-    /** how many spans were judged last (3 once 3 s of history exist) */
-    spans = 0
+    /** the largest excess rise per volume judged last (creep removed), Pa/mL */
+    excessPaPerMl = 0
+    /** consecutive judgements that found the pressure levelled (see levelled()) */
+    levelledFor = 0
+    /** slots since the pressure was first found levelled (-1: not yet) */
+    private sinceLevel = -1
+    /** the largest 1 s pressure per mL since reset, Pa/mL */
+    private peakPaPerMl = 0
 
     constructor() {
         for (let i = 0; i < OCC_SLOTS; ++i) {
@@ -190,6 +215,23 @@ export class OcclusionDetector {
         this.accP = 0
         this.accN = 0
         this.paPerMl = 0
+        this.excessPaPerMl = 0
+        this.levelledFor = 0
+        this.sinceLevel = -1
+        this.peakPaPerMl = 0
+    }
+
+    /**
+     * PRS-3: the pressurisation has levelled off: for LEVEL_HOLD judgements
+     * in a row the pressure was above the trip rise (pressurised at all) and
+     * over the last 1 s either rose by less than LEVEL_RISE_PER_S of itself,
+     * or rose per mL by less than LEVEL_PAST_PEAK_FRACTION of its peak since
+     * the start, a peak above the trip slope. An absolute "rose less than
+     * x Pa" test is fooled by entrained air (a few kPa per s at 0.5 mL/min
+     * while the gas is soft, steepening as it compresses).
+     */
+    levelled(): boolean {
+        return this.levelledFor >= LEVEL_HOLD
     }
 
     /** Mean pressure of one slot is this noisy for a per-sample sigma (samples per slot at 80 Hz). */
@@ -197,16 +239,20 @@ export class OcclusionDetector {
         return sigmaPa / Math.sqrt(OCC_SLOT_MS / 12.5)
     }
 
+    private at(back: number): number {
+        return (this.head - 1 - back + 2 * OCC_SLOTS) % OCC_SLOTS
+    }
+
     /**
-     * Adds a sample (pressure, encoder volume so far). Returns true when the
-     * rise since 1, 2 or 3 s ago exceeds `minRisePa` and `limitPaPerMl` per mL
-     * delivered meanwhile. `judged` tells whether a comparison was made.
+     * Adds a sample (pressure, encoder volume so far). Returns true when, over
+     * the last 1 s or 2 s, the rise in excess of the preceding second's creep
+     * exceeds `minRisePa` and `limitPaPerMl` per mL delivered meanwhile, on
+     * spans that lie wholly after the pressure levelled off.
      */
     add(tMs: number, pressurePa: number, volumeMl: number, limitPaPerMl: number, minRisePa: number): boolean {
         if (this.slotStartMs < 0) this.slotStartMs = tMs
         this.accP += pressurePa
         this.accN++
-        this.judged = false
         if (tMs - this.slotStartMs < OCC_SLOT_MS) return false
         const p = this.accP / this.accN
         this.ps[this.head] = p
@@ -216,23 +262,36 @@ export class OcclusionDetector {
         this.accP = 0
         this.accN = 0
         this.slotStartMs = tMs
-        let hit = false
+        // levelled: the last 1 s (10 slots)
+        let level = false
         this.paPerMl = 0
-        this.riseMaxPa = -1e12
-        this.spans = 0
-        // 10, 20 and 30 slots back: 1, 2 and 3 s
-        for (let k = 10; k < OCC_SLOTS; k += 10) {
-            if (this.filled <= k) break
-            const j = (this.head - 1 - k + 2 * OCC_SLOTS) % OCC_SLOTS
+        if (this.filled > 10) {
+            const j = this.at(10)
             const dp = p - this.ps[j]
             const dv = volumeMl - this.vs[j]
+            if (dv > 0) this.paPerMl = dp / dv
+            if (this.paPerMl > this.peakPaPerMl) this.peakPaPerMl = this.paPerMl
+            const pastPeak = this.peakPaPerMl > limitPaPerMl && this.paPerMl < LEVEL_PAST_PEAK_FRACTION * this.peakPaPerMl
+            level = dv > 0 && p > minRisePa && (dp < LEVEL_RISE_PER_S * p || pastPeak)
+        }
+        if (level) this.levelledFor++
+        else this.levelledFor = 0
+        if (this.sinceLevel >= 0) this.sinceLevel++
+        else if (this.levelledFor > 0) this.sinceLevel = 0
+        // spans of 1 and 2 s, each against the creep of the second before it;
+        // the earliest slot used must lie inside the quiet second that levelled it
+        let hit = false
+        this.excessPaPerMl = 0
+        for (let k = 10; k <= 20; k += 10) {
+            if (this.filled <= k + 10 || this.sinceLevel < k) break
+            const j = this.at(k)
+            const dv = volumeMl - this.vs[j]
             if (dv <= 0) continue
-            this.judged = true
-            this.spans++
-            if (dp > this.riseMaxPa) this.riseMaxPa = dp
-            const r = dp / dv
-            if (r > this.paPerMl) this.paPerMl = r
-            if (dp > minRisePa && r > limitPaPerMl) hit = true
+            const creep = this.ps[j] - this.ps[this.at(k + 10)]
+            const excess = p - this.ps[j] - (k / 10) * (creep > 0 ? creep : 0)
+            const r = excess / dv
+            if (r > this.excessPaPerMl) this.excessPaPerMl = r
+            if (excess > minRisePa && r > limitPaPerMl) hit = true
         }
         return hit
     }

@@ -390,7 +390,6 @@ export class Supervisor {
         const sigmaPa = this.cfg.loadCellNoiseN / (plungerAreaMm2(s.boreMm) * 1e-6)
         const cutoff = Math.max(this.cfg.riseRatePaPerS, 6 * slopeNoisePaPerS(sigmaPa, SAMPLE_PERIOD_MS))
         const above = this.rate.add(now, p, cutoff)
-        if (this.stableSinceMs >= 0 && !this.riseSettled && this.rate.ratePaPerS < cutoff) this.riseSettled = true
         // armed from the first advancing sample after a resume once the pressure
         // passes what the interrupted flow had reached (re-pressurisation is explained
         // up to there); after a start, once the pressurisation has levelled off
@@ -402,17 +401,17 @@ export class Supervisor {
         const minRisePa = Math.max(0.02e6, 8 * OcclusionDetector.slotNoisePa(sigmaPa))
         const plungerMl = this.enc.count * this.mlPerCount()
         const occluded = this.occ.add(now, p, plungerMl, this.cfg.occlusionPaPerMl, minRisePa)
-        // armed after a start once the pressurisation has levelled off: over the
-        // last 1, 2 and 3 s the pressure rose less than half the trip rise
+        // armed after a start once the pressurisation has levelled off (rate.ts
+        // levelled(): entrained air makes a per-second test arm too early)
         if (
-            this.occ.judged &&
             !this.occSettled &&
-            this.occ.spans === 3 &&
-            this.occ.riseMaxPa < minRisePa / 2 &&
+            this.occ.levelled() &&
             this.drive.atSetFlow(this.flowMlPerMin, this.maxFlowMlPerMin()) &&
             !this.takingUp
         )
             this.occSettled = true
+        // the rise-rate test arms on the same levelled pressure
+        if (this.stableSinceMs >= 0 && !this.riseSettled && this.occSettled) this.riseSettled = true
         this.view.blockage =
             ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded)
         this.leakDrop = this.leak.add(now, p)
@@ -449,10 +448,9 @@ export class Supervisor {
             v.overpressure = false
             v.blockage = false
         }
-        // the bench calibration drive pushes into a collection cup, not a
-        // patient: PRS-3 (flow the patient cannot take) does not apply; PRS-2,
-        // the sensor checks, the e-stop and its own distance still bound it
-        if (this.calDriving) v.blockage = false
+        // the bench calibration drive (into a collection cup) is judged like an
+        // injection: PRS-3 arms once its pressure has levelled (rate.ts), so a
+        // free flow never trips it and a blocked outlet stops it early
         v.hostLost = this.remoteMode && now - this.lastHeartbeatMs > cfg.hostTimeoutMs
         v.leakSuspected =
             this.riseArmed && this.leakDrop > cfg.leakDropFraction && this.cell.pressurePa / (1 - this.leakDrop) > cfg.leakMinPressurePa
