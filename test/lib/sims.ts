@@ -88,10 +88,11 @@ export class ButtonSim extends SensorServer implements ds.ButtonServerSpec {
     }
 }
 
-export async function until(cond: () => boolean, ms: number, what: string) {
+/** Waits for cond; on timeout the error names what and, when given, the state it ended in. */
+export async function until(cond: () => boolean, ms: number, what: string, state?: () => string) {
     const t0 = ds.millis()
     while (!cond()) {
-        if (ds.millis() - t0 > ms) throw new Error(`timeout after ${ms} ms waiting for ${what}`)
+        if (ds.millis() - t0 > ms) throw new Error(`timeout after ${ms} ms waiting for ${what}${state ? ` (${state()})` : ""}`)
         await ds.sleep(10)
     }
 }
