@@ -15,7 +15,7 @@ export const INVARIANTS = {
     pressure: "PRS-2/SIM-5: plunger pressure never above the limit + one sample's rise",
     noForwardMotion: "FAULT/LEAK: no forward drive in idle, ready, hold or fault (100 ms after the firmware said so)",
     volume: "VOL-1: firmware volume within 1 % of the truth (+0.003 mL) at rest (an encoder reading short: + FLOW-2's 0.03 mL; a forward encoder jump may count high)",
-    confirm: "FAULT-7: nothing risk-adding takes effect without a confirm for that very command",
+    confirm: "FAULT-7: nothing risk-adding takes effect without a confirm for that very command (start, resume, next increment)",
     boot: "FAULT-5: boot never lands in injecting",
     vmAlive: "the VM never panics or crashes",
 } as const
@@ -145,8 +145,11 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
     if (!benchModeAt && !sc.benchMode)
         for (const t of trans) {
             if (t.to !== State.Injecting) continue
-            const op = t.reason === Reason.Resumed ? Op.Resume : t.reason === Reason.Started ? Op.Start : undefined
-            if (op !== undefined && !authorised(t.tS, op)) {
+            const op =
+                t.reason === Reason.Resumed ? Op.Resume : t.reason === Reason.Started ? Op.Start : t.reason === Reason.NextIncrement ? Op.NextIncrement : undefined
+            // FLOW-4: the next increment may also come from a bare press of the confirm button (the local action itself)
+            const barePress = op === Op.NextIncrement && presses.some(p => p <= t.tS + 0.05 && p >= t.tS - 1)
+            if (op !== undefined && !barePress && !authorised(t.tS, op)) {
                 v.confirm = `${Reason[t.reason]} at ${t.tS.toFixed(3)} s without a confirm for ${Op[op]} (last request: ${Op[[...requests].reverse().find(r => r.tS <= t.tS + 0.05)?.command ?? -1] ?? "none"})`
                 break
             }
