@@ -16,8 +16,8 @@
 // Lockstep: every trial is a fresh deterministic run (seed 100 + i), spread
 // over worker processes (bench/air-worker.ts). docs/simulator.md, "Air
 // fraction bench".
-import { fork } from "node:child_process"
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { runPool } from "./pool"
 import { availableParallelism } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { parseArgs } from "node:util"
@@ -204,32 +204,13 @@ export function makeJobs(airs: number[], runs: number, sections: string[], libra
 }
 
 function runJobs(jobs: AirJob[], o: { workers: number; firmware?: string; log: (m: string) => void }): Promise<AirOutcome[]> {
-    const out: AirOutcome[] = []
-    const queue = [...jobs]
-    const n = Math.max(1, Math.min(o.workers, jobs.length))
-    return new Promise((resolve, reject) => {
-        let live = n
-        for (let k = 0; k < n; k++) {
-            const w = fork(join(__dirname, "air-worker.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] })
-            const feed = () => {
-                const job = queue.shift()
-                if (job) w.send({ job, firmware: o.firmware })
-                else w.send({ exit: true })
-            }
-            w.on("message", (m: { ready?: boolean; outcome?: AirOutcome; error?: string }) => {
-                if (m.error) return reject(new Error(m.error))
-                if (m.outcome) {
-                    out.push(m.outcome)
-                    o.log(`${m.outcome.id}: ${JSON.stringify({ ...m.outcome, id: undefined, section: undefined, air: undefined })}`)
-                }
-                feed()
-            })
-            w.on("exit", code => {
-                if (code) return reject(new Error(`bench:air worker exited with ${code}`))
-                if (--live === 0) resolve(out)
-            })
-        }
-    })
+    return runPool<AirJob, AirOutcome>(
+        join(__dirname, "air-worker.ts"),
+        jobs,
+        o.workers,
+        job => ({ job, firmware: o.firmware }),
+        r => o.log(`${r.id}: ${JSON.stringify({ ...r, id: undefined, section: undefined, air: undefined })}`)
+    )
 }
 
 const f = (x: number | undefined, d: number) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : "-")

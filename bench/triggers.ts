@@ -16,8 +16,8 @@
 //   pushing one reaction time after T and holds (no decompression).
 // - afterflow = peak volume out of the needle after T minus the volume at T;
 //   for the cap row: overshoot = max(0, peak volume out - cap).
-import { fork } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
+import { runPool } from "./pool"
 import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { parseArgs } from "node:util"
@@ -282,37 +282,19 @@ const medWorst = (xs: number[], worst: (a: number[]) => number = a => Math.max(.
     xs.length ? [median(xs), worst(xs)] : [NaN, NaN]
 
 /** Run the trials over `workers` lockstep worker processes. */
-function runTrials(jobs: { kind: TriggerKind; i: number }[], o: { workers: number; reactionS: number; firmware?: string; log: (m: string) => void }): Promise<TrialOutcome[]> {
-    const out: TrialOutcome[] = []
-    const queue = [...jobs]
-    const n = Math.max(1, Math.min(o.workers, jobs.length))
-    return new Promise((resolve, reject) => {
-        let live = n
-        for (let k = 0; k < n; k++) {
-            const w = fork(join(__dirname, "trigger-worker.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] })
-            const feed = () => {
-                const job = queue.shift()
-                if (job) w.send({ ...job, reactionS: o.reactionS, firmware: o.firmware })
-                else w.send({ exit: true })
-            }
-            w.on("message", (m: { ready?: boolean; outcome?: TrialOutcome; error?: string }) => {
-                if (m.error) return reject(new Error(m.error))
-                if (m.outcome) {
-                    const t = m.outcome
-                    out.push(t)
-                    o.log(
-                        `${t.name}: ${t.device ? `latency ${t.device.latencyMs.toFixed(1)} ms, ${t.kind === "cap" ? "overshoot" : "afterflow"} ${t.device.volumeMl.toFixed(4)} mL` : `FAILED ${t.failure}`}` +
-                            `${t.baseline ? ` | manual ${t.baseline.latencyMs.toFixed(0)} ms, ${t.baseline.volumeMl.toFixed(4)} mL` : ""}  (${(t.virtualMs / 1000).toFixed(1)} s in ${(t.wallMs / 1000).toFixed(2)} s)`
-                    )
-                }
-                feed()
-            })
-            w.on("exit", code => {
-                if (code) return reject(new Error(`bench worker exited with ${code}`))
-                if (--live === 0) resolve(out.sort((a, b) => TRIGGERS.indexOf(a.kind) - TRIGGERS.indexOf(b.kind) || a.i - b.i))
-            })
-        }
-    })
+async function runTrials(jobs: { kind: TriggerKind; i: number }[], o: { workers: number; reactionS: number; firmware?: string; log: (m: string) => void }): Promise<TrialOutcome[]> {
+    const out = await runPool<{ kind: TriggerKind; i: number }, TrialOutcome>(
+        join(__dirname, "trigger-worker.ts"),
+        jobs,
+        o.workers,
+        job => ({ ...job, reactionS: o.reactionS, firmware: o.firmware }),
+        t =>
+            o.log(
+                `${t.name}: ${t.device ? `latency ${t.device.latencyMs.toFixed(1)} ms, ${t.kind === "cap" ? "overshoot" : "afterflow"} ${t.device.volumeMl.toFixed(4)} mL` : `FAILED ${t.failure}`}` +
+                    `${t.baseline ? ` | manual ${t.baseline.latencyMs.toFixed(0)} ms, ${t.baseline.volumeMl.toFixed(4)} mL` : ""}  (${(t.virtualMs / 1000).toFixed(1)} s in ${(t.wallMs / 1000).toFixed(2)} s)`
+            )
+    )
+    return out.sort((a, b) => TRIGGERS.indexOf(a.kind) - TRIGGERS.indexOf(b.kind) || a.i - b.i)
 }
 
 async function main(): Promise<number> {

@@ -13,6 +13,7 @@ import { getThreshold, setThreshold, THRESHOLDS } from "./config"
 import { geometricMlPerCount, SYRINGES } from "./geometry"
 import { DEVICE_MAX_CAP_ML, LEVELS } from "./levels"
 import { Motion } from "./motion"
+import { settleBandKg } from "./loadcell"
 import { CAL_GAIN, CAL_TARE, CAL_VOLUME, INCREMENT_MAX_ML, INCREMENT_MIN_ML, Supervisor, SYRINGE_END_MARGIN_ML } from "./supervisor"
 
 /** sequenced answers remembered for retries */
@@ -442,7 +443,7 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             if (a < 0.05 || a > 100) return Reject.OutOfRange
             if ((s.calFlags & CAL_TARE) === 0) return Reject.NotCalibrated
             if (!s.sensorReady(now)) return Reject.SensorNotReady
-            return s.cell.checkGain(a, cfg.gainTolerance)
+            return s.cell.checkGain(a, cfg.gainTolerance, settleBandKg(cfg.loadCellNoiseN))
         case Op.CalibrateVolume: {
             if (!isInt(a) || !argsOk(cmd, 2)) return Reject.BadNumber
             if (st !== State.Idle || !still) return Reject.WrongState
@@ -597,12 +598,12 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
             break
         }
         case Op.Tare:
-            s.cell.tare()
+            s.cell.tare(settleBandKg(s.cfg.loadCellNoiseN))
             s.calFlags |= CAL_TARE
             s.persistDue = true
             break
         case Op.CalibrateGain:
-            s.cell.setGain(a)
+            s.cell.setGain(a, settleBandKg(s.cfg.loadCellNoiseN))
             s.calFlags |= CAL_GAIN
             s.persistDue = true
             break

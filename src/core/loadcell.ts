@@ -19,12 +19,15 @@ function finite(v: number): boolean {
 /** PRS-1/BOARD-3: tare and gain read the mean of up to this many settled samples */
 export const SETTLE_SAMPLES = 32
 
+/** Samples further than six noise sds from the newest are not part of the settled stretch, kg. */
+export function settleBandKg(noiseN: number): number {
+    return (6 * noiseN) / G_MPS2
+}
+
 export class LoadCellSense {
     // calibration (PRS-1, BOARD-3)
     tareKg = 0
     gain = 1
-    /** samples further than this from the newest are not part of the settled stretch, kg */
-    settleBandKg = 0.3
     private ring: number[] = []
     private ringHead = 0
     private ringCount = 0
@@ -99,44 +102,44 @@ export class LoadCellSense {
 
     /**
      * The mean of the latest samples back to the first that differs from the
-     * newest by more than settleBandKg (the load changed there). One sample's
+     * newest by more than bandKg (the load changed there). One sample's
      * noise (sd ~0.3 N, 3 % of a 1 kg calibration mass) would otherwise set the
      * gain, and a 1-2 % low gain let a fast rise pass the pressure limit.
      */
-    settledKg(): number {
+    settledKg(bandKg: number): number {
         const newest = this.lastKg
         if (!finite(newest) || this.ringCount === 0) return newest
         let sum = 0
         let k = 0
         for (let i = 1; i <= this.ringCount; ++i) {
             const v = this.ring[(this.ringHead - i + SETTLE_SAMPLES) % SETTLE_SAMPLES]
-            if (Math.abs(v - newest) > this.settleBandKg) break
+            if (Math.abs(v - newest) > bandKg) break
             sum += v
             k++
         }
         return k > 0 ? sum / k : newest
     }
 
-    tare() {
-        this.tareKg = this.settledKg()
+    tare(bandKg: number) {
+        this.tareKg = this.settledKg(bandKg)
         this.forceN = 0
     }
 
     /** Gain for a known mass on the cell (NaN when the cell reads no load). */
-    gainFor(massKg: number): number {
-        const net = this.settledKg() - this.tareKg
+    gainFor(massKg: number, bandKg: number): number {
+        const net = this.settledKg(bandKg) - this.tareKg
         return net > 0 ? massKg / net : NaN
     }
 
     /** BOARD-3: the gain must lie within +/-tolerance of the cell's nominal sensitivity (gain 1). */
-    checkGain(massKg: number, tolerance: number): Reject {
-        const g = this.gainFor(massKg)
+    checkGain(massKg: number, tolerance: number, bandKg: number): Reject {
+        const g = this.gainFor(massKg, bandKg)
         if (!finite(g) || g < 1 - tolerance || g > 1 + tolerance) return Reject.Implausible
         return Reject.Ok
     }
 
-    setGain(massKg: number) {
-        this.gain = this.gainFor(massKg)
+    setGain(massKg: number, bandKg: number) {
+        this.gain = this.gainFor(massKg, bandKg)
         this.forceN = (this.lastKg - this.tareKg) * this.gain * G_MPS2
     }
 }

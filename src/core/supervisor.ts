@@ -31,7 +31,7 @@ import {
     StepOutput,
 } from "./types"
 import { Config, defaultConfig, syringeMaxAdvanceMlPerMin, syringeMaxRetractMlPerMin } from "./config"
-import { DEFAULT_SYRINGE, G_MPS2, geometricMlPerCount, plungerAreaMm2, SYRINGES } from "./geometry"
+import { DEFAULT_SYRINGE, geometricMlPerCount, plungerAreaMm2, SYRINGES } from "./geometry"
 import { LEVELS } from "./levels"
 import { LeakSignature, OcclusionDetector, RateEstimator, slopeNoisePaPerS } from "./rate"
 import { Failsafe } from "./failsafe"
@@ -374,7 +374,6 @@ export class Supervisor {
         let dir = 0
         if (this.drive.mode === Motion.Advance && this.drive.cmdFlowMlPerMin > 0) dir = 1
         else if (this.drive.mode === Motion.Retract) dir = -1
-        this.cell.settleBandKg = (6 * this.cfg.loadCellNoiseN) / G_MPS2
         this.cell.sample(now, inp.loadCellKg, inp.loadCellSaturated === true, s, dir)
         // PRS-5: advancing past the slack: during the take-up after a resume the
         // plunger really does push against little or nothing (even suction:
