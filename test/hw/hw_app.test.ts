@@ -238,12 +238,13 @@ describe("hardware app path (src/app.ts InjectorIO.hw)", () => {
         await until(() => result(23) !== null, 2000, "arm answer")
         eq(result(23)[5], Reject.Ok, "arm accepted")
         await until(() => sup.state === State.Ready, 2000, "ready")
-        const w0 = app.persistWrites
         await inj.start(24)
         await until(() => result(24) !== null, 2000, "start answer")
         eq(result(24)[5], Reject.Ok, "start accepted")
         await until(() => sup.state === State.Injecting, 2000, "injecting")
         await until(() => en.level === 0 && pwm.untilMs > ds.millis(), 2000, "drive enabled and pulsing")
+        // from here the drive is enabled (the start itself may be written before the enable)
+        const w0 = app.persistWrites
         const s0 = app.samples
         const c0 = fake.conversions
         const m0 = hw.motorCommands
