@@ -27,6 +27,16 @@ describe("record and report a procedure run on the firmware in the VM", () => {
     /** what the firmware sent while the recorder was surely listening */
     let batches: SentBatch[] = []
     let events: SentEvent[] = []
+    /**
+     * The procedure's two levels. A retry after a spurious stale fault takes two
+     * fresh ones: the firmware keeps each level's delivered volume for the whole
+     * session (VOL-7), so a level the failed attempt filled to its cap cannot be
+     * armed again.
+     */
+    const LEVEL_PAIRS = [["C2", "T12"], ["C3", "T11"], ["C4", "T10"], ["C5", "T9"]]
+    let lvA = "C2"
+    let lvB = "T12"
+    let tries = 0
 
     before(async () => {
         fw = await Firmware.open()
@@ -66,12 +76,13 @@ describe("record and report a procedure run on the firmware in the VM", () => {
 
     test("HOST-1, TEL-2, TEL-3: record writes every telemetry batch and sample the firmware sent (by its sequence numbers) and every event, flushed as it goes", () =>
         fw.attempt("record", async () => {
+            ;[lvA, lvB] = LEVEL_PAIRS[tries++ % LEVEL_PAIRS.length]
             file = tmp("run.jsonl")
             const csv = file.replace(/jsonl$/, "csv")
             // level 1 is set up before the recording starts: selecting C2 closes the
             // record of whatever level the fixture used before (VOL-7), which is not
             // part of this procedure
-            await fw.ready({ level: "C2", capMl: 0.4 })
+            await fw.ready({ level: lvA, capMl: 0.4 })
             await sleep(2000) // that record leaves once the plunger is at rest: let it go before recording
             const rec = cli("--tcp", fw.tcp, "record", "-o", file, "--csv", csv)
             try {
@@ -88,10 +99,10 @@ describe("record and report a procedure run on the firmware in the VM", () => {
                 await fw.pressPedal()
                 await fw.waitState(State.Paused)
                 await resume()
-                await fw.waitFor("level C2 ends at its cap", 60000, t => t.state === State.Completed)
+                await fw.waitFor(`level ${lvA} ends at its cap`, 60000, t => t.state === State.Completed)
 
                 // level 2: T12, paused by the operator, aborted
-                await fw.ready({ level: "T12" })
+                await fw.ready({ level: lvB })
                 await start()
                 await sleep(1000)
                 assert.equal((await runCli(["--tcp", fw.tcp, "send", "pause"])).code, 0)
@@ -154,8 +165,8 @@ describe("record and report a procedure run on the firmware in the VM", () => {
             // a level's record may be sent again (VOL-7: on its end and on the next level change): one per level, start and end
             const uniq = new Map(events.filter(e => e.name === "level_record").map(e => [`${e.fields.level}/${e.fields.start_time}/${e.fields.end_time}`, e.fields.level]))
             const ended = [...uniq.values()]
-            assert.equal(ended.filter(l => l === levelIndex("C2")).length, 1, `C2 ended once (records for levels ${ended})`)
-            assert.equal(ended.filter(l => l === levelIndex("T12")).length, 1, `T12 ended once (records for levels ${ended})`)
+            assert.equal(ended.filter(l => l === levelIndex(lvA)).length, 1, `${lvA} ended once (records for levels ${ended})`)
+            assert.equal(ended.filter(l => l === levelIndex(lvB)).length, 1, `${lvB} ended once (records for levels ${ended})`)
 
             // CSV: a header and one row per sample, event and gap line
             const rows = readFileSync(csv, "utf8").trim().split("\n")
@@ -199,12 +210,12 @@ describe("record and report a procedure run on the firmware in the VM", () => {
         assert.deepEqual(
             live.map((l: any) => [l.level, l.end_state, l.end_reason, l.pause_reasons]),
             [
-                ["C2", "completed", "cap_reached", ["leak_seen"]],
-                ["T12", "aborted", "operator_abort", ["operator_pause"]],
+                [lvA, "completed", "cap_reached", ["leak_seen"]],
+                [lvB, "aborted", "operator_abort", ["operator_pause"]],
             ]
         )
         assert.equal(recs[0].leak_pauses, 1)
-        assert.ok(Math.abs(recs[0].volume - 0.4) < 0.05, `C2 delivered ${recs[0].volume} mL against its 0.4 mL cap`)
+        assert.ok(Math.abs(recs[0].volume - 0.4) < 0.05, `${lvA} delivered ${recs[0].volume} mL against its 0.4 mL cap`)
 
         const page = readFileSync(html, "utf8")
         for (const l of rep.levels) {
