@@ -57,7 +57,7 @@ test("SIM-5: every triaged campaign finding (sim/campaign/found) now passes ever
     const files = readdirSync(dir)
         .filter(f => f.endsWith(".json"))
         .map(f => join(dir, f))
-    assert.ok(files.length >= 7, `${files.length} findings`)
+    assert.ok(files.length >= 9, `${files.length} findings`)
     const res = await replayFiles(files)
     const bad: string[] = []
     for (const f of files) {

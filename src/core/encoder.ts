@@ -28,6 +28,8 @@ export class EncoderSense {
     /** the stop's latency tail: more credit, until tailUntilMs */
     private tailMl = 0
     private tailUntilMs = 0
+    /** the retraction's credit closes at this time (-1: open while retracting) */
+    private creditUntilMs = -1
     /** signed encoder travel of this step, mL */
     stepMl = 0
     /** FAULT-2: the last step's move was implausible */
@@ -44,6 +46,7 @@ export class EncoderSense {
 
     beginRetraction() {
         this.creditLeftMl = SLACK_TOLERANCE_ML
+        this.creditUntilMs = -1
     }
 
     /**
@@ -54,11 +57,17 @@ export class EncoderSense {
     allowTail(tMs: number, ml: number, forMs: number) {
         this.tailMl = ml
         this.tailUntilMs = tMs + forMs
+        // the counts of the commanded retraction arrive within the same lag; after
+        // it, backward motion in the hold is a hand or an encoder reset, not the
+        // drive (campaign seed 4023: a reset 1.3 s into the hold was credited
+        // with the unused 0.042 mL, and the re-advance went uncounted)
+        this.creditUntilMs = tMs + forMs
     }
 
     endRetraction() {
         this.creditLeftMl = 0
         this.tailMl = 0
+        this.creditUntilMs = -1
     }
 
     /**
@@ -70,6 +79,11 @@ export class EncoderSense {
     update(tMs: number, present: boolean, c: number, mlPerCount: number, counting: boolean, driveOn: boolean, maxCountsPerS: number) {
         this.stepMl = 0
         this.jumped = false
+        if (this.creditUntilMs >= 0 && tMs > this.creditUntilMs) {
+            this.creditLeftMl = 0
+            this.tailMl = 0
+            this.creditUntilMs = -1
+        }
         if (!present) {
             this.valid = false
             return

@@ -745,9 +745,9 @@ export class Supervisor {
             const maxMs = (cfg.retractMaxMl / speed) * 60000 * 2 + 500
             if (relieved || d.retractedMl >= limitMl || now - d.retractStartMs > maxMs) {
                 d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
-                // VOL-6: the credit stays open (what was commanded + 0.02 mL) until the
-                // next advance, and the drive may run on until the stop reaches it (bus
-                // latency): that tail is credited only within retractStallLagMs
+                // VOL-6: the drive may run on until the stop reaches it, and its counts
+                // arrive late (bus latency): the credit (what was commanded + 0.02 mL) and
+                // that tail stay open only for retractStallLagMs, then close for the hold
                 this.enc.allowTail(now, (speed * cfg.retractStallLagMs) / 60000, cfg.retractStallLagMs)
                 this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 0) // µL
             }
