@@ -524,6 +524,8 @@ export class Supervisor {
         // the new syringe's first advance go uncounted
         this.enc.slackMl = 0
         this.enc.endRetraction()
+        // the pusher's way back was the exchange, not a hand (no VOL-6 warning for it)
+        this.enc.rebaseOffMotion()
         this.takingUp = false
         this.reason = Reason.SyringeExchanged
         this.persistDue = true
