@@ -203,8 +203,10 @@ export class Timeline {
                 break
             case "exchangeSyringe":
                 // FLOW-5, the operator's hands: old syringe off, pusher back, a full one on (the plant)
+                // nobody takes a syringe off a running drive: with the drive enabled the action is skipped
                 this.plant.advanceToNow()
-                this.plant.rig.plant.exchangeSyringe()
+                if (this.plant.input.enabled) this.opts.log?.(`exchangeSyringe at ${a.atS} s skipped: the drive is running`)
+                else this.plant.rig.plant.exchangeSyringe()
                 break
             case "syringeExchanged":
                 // FLOW-5: the host's syringe_exchanged (fill 0 = full); it waits for the local confirm
