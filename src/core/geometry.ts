@@ -35,6 +35,31 @@ export const SYRINGES: Syringe[] = [
 
 export const DEFAULT_SYRINGE = 3
 
+/** FLOW-5: the custom syringe's id (set_custom_syringe gives its bore and volume; set_syringe with it re-confirms it) */
+export const CUSTOM_SYRINGE = 4
+/** FLOW-5: a custom bore is never outside this, mm (the drive's and encoder's limits narrow it: config.ts customBoreRangeMm) */
+export const CUSTOM_BORE_MIN_MM = 3
+export const CUSTOM_BORE_MAX_MM = 30
+/** FLOW-5: a custom syringe's nominal volume is at least this, mL (the end-of-travel margin is 0.05) */
+export const CUSTOM_VOLUME_MIN_ML = 0.5
+
+/** Friction baseline for a bore, N: interpolated between the presets' (it scales with the seal's circumference). */
+export function frictionForBoreN(boreMm: number): number {
+    const n = SYRINGES.length
+    if (boreMm <= SYRINGES[0].boreMm) return (SYRINGES[0].frictionN * boreMm) / SYRINGES[0].boreMm
+    for (let i = 1; i < n; ++i) {
+        const a = SYRINGES[i - 1]
+        const b = SYRINGES[i]
+        if (boreMm <= b.boreMm) return a.frictionN + ((b.frictionN - a.frictionN) * (boreMm - a.boreMm)) / (b.boreMm - a.boreMm)
+    }
+    return (SYRINGES[n - 1].frictionN * boreMm) / SYRINGES[n - 1].boreMm
+}
+
+/** FLOW-5: a custom syringe (validated by the caller). */
+export function customSyringe(boreMm: number, volumeMl: number): Syringe {
+    return { id: CUSTOM_SYRINGE, name: "custom", boreMm, volumeMl, frictionN: frictionForBoreN(boreMm) }
+}
+
 export function plungerAreaMm2(boreMm: number): number {
     return (Math.PI * boreMm * boreMm) / 4
 }
