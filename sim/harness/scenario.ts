@@ -619,6 +619,18 @@ export function firmwareSyringeId(boreMm: number): number {
     return best
 }
 
+/**
+ * FLOW-5: [bore mm, volume mL] of set_custom_syringe when the scenario's bore is
+ * none of the firmware's presets (within 0.01 mm), else undefined. The volume is
+ * the syringe's fill (default: the preset's nominal volume).
+ */
+export function customSyringeFor(s: Scenario): [number, number] | undefined {
+    const bore = scenarioBoreMm(s)
+    if (SYRINGES.some(p => Math.abs(p.boreMm - bore) <= 0.01)) return undefined
+    const preset = SYRINGE_PRESETS[(s.syringe?.preset ?? "20mL") as keyof typeof SYRINGE_PRESETS]
+    return [bore, s.syringe?.fillMl ?? preset.nominalMl]
+}
+
 export function scenarioBoreMm(s: Scenario): number {
     const preset = SYRINGE_PRESETS[(s.syringe?.preset ?? "20mL") as keyof typeof SYRINGE_PRESETS]
     return s.syringe?.boreMm ?? preset.boreMm
