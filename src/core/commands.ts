@@ -440,9 +440,8 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             if (a < range[0] || a > range[1]) return Reject.BoreOutOfRange
             if (cmd.b < CUSTOM_VOLUME_MIN_ML || cmd.b > customVolumeMaxMl(cfg, a)) return Reject.SyringeVolumeOutOfRange
             if (st !== State.Idle || !still) return Reject.WrongState
-            // mid-level only the same syringe (an exchange or a restart's confirm), never another size
-            if (midLevel(s) && !(s.syringe === CUSTOM_SYRINGE && s.customSyr && s.customSyr.boreMm === a && s.customSyr.volumeMl === cmd.b))
-                return Reject.MidLevel
+            // never mid-level (an exchange is syringe_exchanged; a restart's confirm is set_syringe 4)
+            if (midLevel(s)) return Reject.MidLevel
             return Reject.Ok
         }
         case Op.MarkMixing: {

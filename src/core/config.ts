@@ -153,33 +153,18 @@ export function defaultConfig(): Config {
     }
 }
 
-/**
- * FLOW-2 / FLOW-5: a custom bore's limit, computed the way the presets' are
- * (src/hw/encoder_limits.ts: the plunger speed the encoder tracks x the
- * bore's mL per mm, rounded down to 0.1 mL/min): the slowest plunger speed
- * the preset limits allow, on this bore. Infinity when none is configured.
- */
-export function customLimitMlPerMin(limits: number[], boreMm: number): number {
-    const mmPerS = trackedPlungerMmPerS(limits)
-    if (mmPerS === Infinity) return Infinity
-    return Math.floor((mmPerS * plungerAreaMm2(boreMm) * 60) / 1000 * 10) / 10
-}
-
 /** FLOW-2: the plunger speed the per-syringe limits allow on every preset, mm/s (Infinity: none configured) */
 export function trackedPlungerMmPerS(limits: number[]): number {
     let mmPerS = Infinity
-    for (let i = 0; i < limits.length && i < SYRINGES.length; ++i) {
-        const v = limits[i]
-        if (typeof v === "number" && v > 0) {
-            const s = (v * 1000) / 60 / plungerAreaMm2(SYRINGES[i].boreMm)
-            if (s < mmPerS) mmPerS = s
-        }
-    }
+    for (let i = 0; i < limits.length && i < SYRINGES.length; ++i)
+        if (limits[i] > 0) mmPerS = Math.min(mmPerS, (limits[i] * 1000) / 60 / plungerAreaMm2(SYRINGES[i].boreMm))
     return mmPerS
 }
 
 function perSyringe(limits: number[], syringeId: number, boreMm: number): number {
-    if (syringeId === CUSTOM_SYRINGE) return customLimitMlPerMin(limits, boreMm)
+    // FLOW-5: a custom bore's limit is computed the way the presets' are (src/hw/encoder_limits.ts:
+    // the plunger speed the encoder tracks x the bore's mL per mm, down to 0.1 mL/min)
+    if (syringeId === CUSTOM_SYRINGE) return Math.floor(trackedPlungerMmPerS(limits) * plungerAreaMm2(boreMm) * 0.6) / 10
     const v = syringeId >= 0 && syringeId < limits.length ? limits[syringeId] : undefined
     return typeof v === "number" && v > 0 ? v : Infinity
 }

@@ -2,8 +2,8 @@
 // Plain values; src/persist.ts seals them into the settings store.
 
 import { Reason, State, EventKind } from "./types"
-import { THRESHOLDS, customBoreRangeMm, customVolumeMaxMl, getThreshold, setThreshold } from "./config"
-import { CUSTOM_SYRINGE, CUSTOM_VOLUME_MIN_ML, customSyringe, SYRINGES } from "./geometry"
+import { THRESHOLDS, getThreshold, setThreshold } from "./config"
+import { CUSTOM_SYRINGE, customSyringe, SYRINGES } from "./geometry"
 import { LEVELS } from "./levels"
 import { CAL_ALL, Supervisor } from "./supervisor"
 
@@ -95,11 +95,9 @@ export function restoreSnapshot(s: Supervisor, tMs: number, cal: CalibrationSnap
     }
     if (setup) {
         if (setup.syringe >= 0 && setup.syringe < SYRINGES.length) s.syringe = setup.syringe
-        // FLOW-5: a custom syringe comes back only if it is still within the limits
-        const cb = setup.customBoreMm
-        const range = customBoreRangeMm(s.cfg)
-        if (cb >= range[0] && cb <= range[1] && setup.customVolumeMl >= CUSTOM_VOLUME_MIN_ML && setup.customVolumeMl <= customVolumeMaxMl(s.cfg, cb)) {
-            s.customSyr = customSyringe(cb, setup.customVolumeMl)
+        // FLOW-5: the custom syringe (validated when it was set; the record's checksum guards it since)
+        if (setup.customBoreMm > 0) {
+            s.customSyr = customSyringe(setup.customBoreMm, setup.customVolumeMl)
             if (setup.syringe === CUSTOM_SYRINGE) s.syringe = CUSTOM_SYRINGE
         }
         s.syringeConfirmed = false
