@@ -5,8 +5,8 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { Op, Outcome, Reason, Reject, State } from "../src/core/types"
 import { LEVELS, DEVICE_MAX_CAP_ML } from "../src/core/levels"
-import { SYRINGES } from "../src/core/geometry"
-import { defaultConfig, Threshold, THRESHOLDS } from "../src/core/config"
+import { CUSTOM_SYRINGE, CUSTOM_VOLUME_MIN_ML, SYRINGES } from "../src/core/geometry"
+import { customBoreRangeMm, customVolumeMaxMl, defaultConfig, Threshold, THRESHOLDS } from "../src/core/config"
 
 function enumRows(e: Record<string, string | number>, hex = false): string[] {
     return Object.keys(e)
@@ -50,7 +50,18 @@ export function render(): string {
     out.push("## Syringes (`set_syringe` ids)")
     out.push("", "| id | syringe | bore, mm | friction baseline, N |", "|---|---|---|---|")
     SYRINGES.forEach(s => out.push(`| ${s.id} | ${s.name} | ${s.boreMm} | ${s.frictionN} |`))
+    const range = customBoreRangeMm(defaultConfig())
+    out.push(`| ${CUSTOM_SYRINGE} | custom (\`set_custom_syringe\`) | ${range[0]}-${range[1]} | interpolated between the presets' |`)
     out.push("")
+    out.push(
+        "A custom bore (FLOW-5) must keep 0.005 mL per encoder count (VOL-1), reach the 3.5 MPa over-pressure ceiling",
+        "within the drive's force and the load cell's range (`maxPlungerForceN`, 10 % kept for friction), and reach the",
+        "lowest flow set-point at the plunger speed the drive makes and the encoder tracks; the range above is for the",
+        "default configuration (the boards' encoder and flow limits narrow it: `customBoreRangeMm` in `src/core/config.ts`).",
+        `Its volume: ${CUSTOM_VOLUME_MIN_ML} mL up to the drive's stroke (\`driveStrokeMm\`, e.g. ${customVolumeMaxMl(defaultConfig(), 10)} mL at 10 mm).`,
+        "Out of range: `BoreOutOfRange` / `SyringeVolumeOutOfRange` with the allowed range in the answer's lo/hi.",
+        ""
+    )
     return out.join("\n")
 }
 

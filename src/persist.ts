@@ -71,12 +71,17 @@ function r4(v: number): number {
 export function encodeSetup(s: SetupSnapshot): number[] {
     const f = [s.syringe, r4(s.flowMlPerMin), Math.floor(s.cementAgeS), r4(s.preparedMl), r4(s.usedMl)]
     for (let i = 0; i < s.thresholds.length; ++i) f.push(r4(s.thresholds[i]))
+    // FLOW-5: the custom syringe (0, 0 when none)
+    f.push(r4(s.customBoreMm), r4(s.customVolumeMl))
     return seal(f)
 }
 
 export function decodeSetup(v: any): SetupSnapshot {
     const n = 5 + THRESHOLDS.length
-    const f = unseal(v, n)
+    // a record written before the custom syringe (FLOW-5) has no bore and volume: none set
+    let f = unseal(v, n + 2)
+    const custom = f !== null
+    if (!custom) f = unseal(v, n)
     if (!f) return null
     return {
         syringe: f[0],
@@ -84,7 +89,9 @@ export function decodeSetup(v: any): SetupSnapshot {
         cementAgeS: f[2],
         preparedMl: f[3],
         usedMl: f[4],
-        thresholds: f.slice(5),
+        thresholds: f.slice(5, n),
+        customBoreMm: custom ? f[n] : 0,
+        customVolumeMl: custom ? f[n + 1] : 0,
     }
 }
 

@@ -204,6 +204,9 @@ export class InjectorServer extends Server implements ds.CementInjectorServerSpe
     async resendRecords(args: any) {
         await this.run(Op.ResendRecords, args, 0)
     }
+    async setCustomSyringe(args: any) {
+        await this.run(Op.SetCustomSyringe, args, 2)
+    }
 
     // ---- pushed data
     /** One unsolicited telemetry batch (TEL-2); `samples` holds 5 values per sample. */

@@ -189,6 +189,9 @@ const INFO_UNITS: Record<string, (v: any, o: { rounded?: boolean }) => string> =
     bench_mode: v => (v === 1 ? "on" : v === 0 ? "off" : String(v)),
     cal_drive_done: v => `${v} encoder counts`,
     slack_taken: () => "",
+    syringe_exchanged: (v, o) => (v === 0 ? "full syringe" : `fill ${ml(v, o.rounded)} mL`),
+    custom_syringe: v => `bore ${v} mm`,
+    increment_mode: (v, o) => (v === 0 ? "off" : `${ml(v, o.rounded)} mL per increment`),
 }
 
 function infoText(l: Record<string, any>, o: { rounded?: boolean }) {

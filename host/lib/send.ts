@@ -139,6 +139,8 @@ export function rejectLine(cmdName: string, reject: number, state: number, lo: n
     if (reject === Reject.WrongState || reject === Reject.Busy) detail = `; the device is ${stateName(state)}`
     else if ((reject === Reject.OutOfRange || reject === Reject.AboveCeiling) && lo !== null && hi !== null)
         detail = `; allowed: ${num(lo)} to ${num(hi)}${UNITS[cmdName] ? " " + UNITS[cmdName] : ""}`
+    else if (reject === Reject.BoreOutOfRange && lo !== null && hi !== null) detail = `; allowed bore: ${num(lo)} to ${num(hi)} mm`
+    else if (reject === Reject.SyringeVolumeOutOfRange && lo !== null && hi !== null) detail = `; allowed volume: ${num(lo)} to ${num(hi)} mL`
     else if (reject === Reject.HoldNotElapsed && lo !== null) detail = `; hold left: ${(lo / 1000).toFixed(1)} s`
     return `rejected by the device: ${name}${why}${detail}`
 }

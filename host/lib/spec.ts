@@ -111,6 +111,8 @@ export const REJECT_TEXT: Record<number, string> = {
     [Reject.SyringeUnconfirmed]: "confirm the syringe on the device first (after a restart)",
     [Reject.MidLevel]: "not while a level is in progress",
     [Reject.SyringeEmpty]: "the syringe is at its end of travel: exchange it and confirm on the device",
+    [Reject.BoreOutOfRange]: "the drive and encoder cannot serve this syringe bore",
+    [Reject.SyringeVolumeOutOfRange]: "the syringe volume is beyond what the drive's stroke pushes (or below 0.5 mL)",
 }
 
 // ---- commands

@@ -88,6 +88,27 @@ export function generateScenario(seed: number): Scenario {
         const nNext = 1 + Math.floor(ri.next() * 5)
         for (let i = 0; i < nNext; i++) sc.actions.push({ atS: round(uni(ri, t0, durationS - 0.3), 2), do: "confirm" })
     }
+    // FLOW-5: some cases run a syringe filled short, so it empties mid-level: the fill
+    // declared on the device (syringe_exchanged + local confirm) before the start, the
+    // operator exchanging it (the plant) a little after the firmware should have stopped
+    // at paused(syringe_empty), confirming the new one (same fill) and resuming after
+    // the hold. A separate stream again: the other ingredients of every seed stay.
+    const rx = new Rng(seed * 130363 + 11)
+    if (rx.next() < 0.2) {
+        const flow = sc.flowMlPerMin!
+        const reachMl = (flow * (durationS - t0 - 4)) / 60
+        const fillMl = round(Math.min(capMl, reachMl) * uni(rx, 0.4, 0.9), 2)
+        if (fillMl >= 0.1) {
+            sc.syringe!.fillMl = fillMl
+            sc.actions.push({ atS: round(Math.max(0, t0 - 0.25), 2), do: "syringeExchanged", fillMl })
+            // the firmware stops 0.05 mL (+ its lookahead) before the end: about here, with the ramp
+            const emptyS = t0 + 1 + ((fillMl - 0.05) * 60) / flow
+            const exS = round(Math.min(durationS - 1.5, emptyS + uni(rx, 0.3, 1.5)), 2)
+            sc.actions.push({ atS: exS, do: "exchangeSyringe" })
+            sc.actions.push({ atS: round(Math.min(durationS - 1, exS + uni(rx, 0.2, 0.8)), 2), do: "syringeExchanged", fillMl })
+            sc.actions.push({ atS: round(Math.min(durationS - 0.5, Math.max(emptyS + 3.2, exS + 1)), 2), do: "resume" })
+        }
+    }
     sc.actions.sort((a, b) => a.atS - b.atS)
     sc.faults!.sort((a, b) => a.atS - b.atS)
     return sc

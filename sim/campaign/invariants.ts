@@ -112,9 +112,10 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
     const started = trans.find(t => t.reason === Reason.Started)
     if (latest && started && !restarted && latest.state !== State.Injecting && latest.samples.length) {
         const i0 = series.indexAt(started.tS - 0.2)
-        let maxD = series.disp[i0]
-        for (let i = i0; i < series.t.length; i++) maxD = Math.max(maxD, series.disp[i])
-        const truth = maxD - series.disp[i0]
+        // across syringes (FLOW-5): the furthest push of each exchanged syringe counts
+        let maxD = series.pushed[i0]
+        for (let i = i0; i < series.t.length; i++) maxD = Math.max(maxD, series.pushed[i])
+        const truth = maxD - series.pushed[i0]
         const fw = latest.samples[latest.samples.length - 1].volumeMl
         const tol = 0.01 * truth + 0.003
         const faults = sc.faults ?? []

@@ -73,7 +73,8 @@ export function analyseStop(series: PlantSeries, motion: MotionChange[], trigger
 
 /**
  * The cap trigger: the instant the firmware's notion of delivered volume
- * (max plunger displacement since the level started) reaches the cap. When
+ * (max plunger displacement since the level started, across exchanged
+ * syringes: FLOW-5) reaches the cap. When
  * the drive stopped short of it (the firmware anticipates by one control
  * period + bus latency), the instant is extrapolated at the advance speed
  * before the stop and `stopS` is that stop, so the latency comes out
@@ -88,10 +89,10 @@ export function capTrigger(
 ): { tS: number; stopS?: number } | undefined {
     const i0 = series.indexAt(levelStartS)
     if (i0 >= series.t.length) return undefined
-    const d0 = series.disp[i0]
+    const d0 = series.pushed[i0]
     let maxD = d0
     for (let i = i0; i < series.t.length; i++) {
-        if (series.disp[i] > maxD) maxD = series.disp[i]
+        if (series.pushed[i] > maxD) maxD = series.pushed[i]
         if (maxD - d0 >= capMl) return { tS: series.t[i] }
     }
     if (capEventS === undefined) return undefined
@@ -102,9 +103,9 @@ export function capTrigger(
     const is = Math.min(series.indexAt(stop), series.t.length - 1)
     const ib = Math.max(i0, series.indexAt(stop - 0.1))
     const dt = series.t[is] - series.t[ib]
-    const v = dt > 0 ? (series.disp[is] - series.disp[ib]) / dt : 0
+    const v = dt > 0 ? (series.pushed[is] - series.pushed[ib]) / dt : 0
     let maxBefore = d0
-    for (let i = i0; i <= is; i++) if (series.disp[i] > maxBefore) maxBefore = series.disp[i]
+    for (let i = i0; i <= is; i++) if (series.pushed[i] > maxBefore) maxBefore = series.pushed[i]
     const short = capMl - (maxBefore - d0)
     return v > 1e-9 ? { tS: stop + short / v, stopS: stop } : undefined
 }

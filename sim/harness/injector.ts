@@ -25,6 +25,7 @@ const ARG_FORMATS: Partial<Record<Op, string>> = {
     [Op.SetThreshold]: "f32 u8",
     [Op.SetIncrement]: "f32 u8",
     [Op.SyringeExchanged]: "f32",
+    [Op.SetCustomSyringe]: "f32 f32",
 }
 
 export interface TelemetrySample {

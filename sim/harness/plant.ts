@@ -44,6 +44,8 @@ export class PlantSeries {
     injected: number[] = []
     leaked: number[] = []
     disp: number[] = []
+    /** plunger volume pushed across syringes (disp + the exchanged syringes' furthest travel, FLOW-5), mL */
+    pushed: number[] = []
     pc: number[] = []
     vel: number[] = []
     occl: number[] = []
@@ -52,6 +54,7 @@ export class PlantSeries {
         this.injected.push(s.injectedMl)
         this.leaked.push(s.leakedMl)
         this.disp.push(s.plungerVolumeMl)
+        this.pushed.push(s.plungerVolumeMl + s.exchangedMl)
         this.pc.push(s.chamberPressurePa)
         this.vel.push(s.enabled ? s.plungerVelMmPerS : 0)
         this.occl.push(s.needleOcclusionFactor)

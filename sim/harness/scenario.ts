@@ -31,6 +31,9 @@ export const ACTIONS = [
     "setBenchMode",
     "overrideLeakLimit",
     "burst",
+    "exchangeSyringe",
+    "syringeExchanged",
+    "setIncrement",
 ] as const
 export type ActionName = (typeof ACTIONS)[number]
 
@@ -79,6 +82,10 @@ export interface ScenarioAction {
     preparedMl?: number
     /** mix: age of the cement at marking, s (mark_mixing's second argument) */
     ageS?: number
+    /** syringeExchanged: the new syringe's fill, mL (0 or absent: full, the syringe's nominal volume) */
+    fillMl?: number
+    /** setIncrement: the increment, mL (0.05-1); on: increment mode on (default true) */
+    incrementMl?: number
     /** burst: the command (Op name, e.g. "Start", "SetCap"), its arguments, how many, how fast; no confirm presses */
     command?: string
     args?: number[]
@@ -486,7 +493,7 @@ GROUPS.push((s, check) => {
     ;(s.actions as unknown[]).forEach((a, i) => check(() => {
         const p = `actions[${i}]`
         if (!isObj(a)) fail(p, "must be an object")
-        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl", "ageS", "command", "args", "count", "rateHz", "sequenced"])
+        checkKeys(a, p, ["atS", "do", "via", "confirm", "holdS", "capMl", "override", "flowMlPerMin", "name", "value", "on", "level", "preparedMl", "ageS", "command", "args", "count", "rateHz", "sequenced", "fillMl", "incrementMl"])
         num(a, "atS", p, { required: true, min: 0 })
         if (typeof a.atS === "number" && a.atS > (s.durationS as number)) report(`${p}.atS`, `is after durationS (${s.durationS})`)
         str(a, "do", p, { required: true, oneOf: ACTIONS })
@@ -516,6 +523,9 @@ GROUPS.push((s, check) => {
             num(a, "rateHz", p, { required: true, gt: 0, max: 1000 })
         }
         num(a, "ageS", p, { min: 0, max: 3600 })
+        // the firmware judges the range (a rejection is a result); the file only needs a number
+        num(a, "fillMl", p, {})
+        if (a.do === "setIncrement") num(a, "incrementMl", p, { required: true })
     }))
 })
 GROUPS.push((s, check) => {
@@ -607,6 +617,18 @@ export function firmwareSyringeId(boreMm: number): number {
     for (let i = 1; i < SYRINGES.length; i++)
         if (Math.abs(SYRINGES[i].boreMm - boreMm) < Math.abs(SYRINGES[best].boreMm - boreMm)) best = i
     return best
+}
+
+/**
+ * FLOW-5: [bore mm, volume mL] of set_custom_syringe when the scenario's bore is
+ * none of the firmware's presets (within 0.01 mm), else undefined. The volume is
+ * the syringe's fill (default: the preset's nominal volume).
+ */
+export function customSyringeFor(s: Scenario): [number, number] | undefined {
+    const bore = scenarioBoreMm(s)
+    if (SYRINGES.some(p => Math.abs(p.boreMm - bore) <= 0.01)) return undefined
+    const preset = SYRINGE_PRESETS[(s.syringe?.preset ?? "20mL") as keyof typeof SYRINGE_PRESETS]
+    return [bore, s.syringe?.fillMl ?? preset.nominalMl]
 }
 
 export function scenarioBoreMm(s: Scenario): number {

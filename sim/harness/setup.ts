@@ -8,7 +8,7 @@ import { mlPerCount } from "../model"
 import { BenchClient, SENDS_PER_SEQ } from "./client"
 import { FLAG_BENCH, FLAG_GAIN, FLAG_REMOTE, FLAG_TARE, FLAG_VOLUME, opName, outcomeName, rejectName } from "./injector"
 import { SetupError } from "./result"
-import { firmwareSyringeId, levelCapMl, Scenario, scenarioBoreMm, THRESHOLD_IDS } from "./scenario"
+import { customSyringeFor, firmwareSyringeId, levelCapMl, Scenario, scenarioBoreMm, THRESHOLD_IDS } from "./scenario"
 import { SimSession } from "./session"
 
 /** Known mass for calibrate_gain, kg (~98 N: mid-range of a 2 kN cell's clinical use). */
@@ -87,7 +87,10 @@ export class BenchSetup {
             }
         }
         if (!reuse || bore !== this.calibratedBoreMm) {
-            await this.setupCommand(Op.SetSyringe, [firmwareSyringeId(bore)], "set_syringe")
+            const custom = customSyringeFor(sc)
+            // FLOW-5: a bore that is none of the presets is set as the custom syringe (its fill as its volume)
+            if (custom) await this.setupCommand(Op.SetCustomSyringe, custom, "set_custom_syringe")
+            else await this.setupCommand(Op.SetSyringe, [firmwareSyringeId(bore)], "set_syringe")
             await this.calibrate(bore)
             this.calibratedBoreMm = bore
         }

@@ -201,6 +201,20 @@ export class Timeline {
             case "overrideLeakLimit":
                 await cmd(Op.OverrideLeakLimit)
                 break
+            case "exchangeSyringe":
+                // FLOW-5, the operator's hands: old syringe off, pusher back, a full one on (the plant)
+                // nobody takes a syringe off a running drive: with the drive enabled the action is skipped
+                this.plant.advanceToNow()
+                if (this.plant.input.enabled) this.opts.log?.(`exchangeSyringe at ${a.atS} s skipped: the drive is running`)
+                else this.plant.rig.plant.exchangeSyringe()
+                break
+            case "syringeExchanged":
+                // FLOW-5: the host's syringe_exchanged (fill 0 = full); it waits for the local confirm
+                await cmd(Op.SyringeExchanged, [a.fillMl ?? 0])
+                break
+            case "setIncrement":
+                await cmd(Op.SetIncrement, [a.incrementMl!, a.on === false ? 0 : 1])
+                break
         }
     }
 

@@ -67,9 +67,10 @@ export function buildResult(session: SimSession, client: BenchClient, run: RunRe
     let truth = 0
     if (levelStartS !== undefined && series.t.length) {
         const i0 = series.indexAt(levelStartS)
-        let maxD = series.disp[Math.min(i0, series.disp.length - 1)]
-        for (let i = i0; i < series.t.length; i++) if (series.disp[i] > maxD) maxD = series.disp[i]
-        truth = maxD - series.disp[Math.min(i0, series.disp.length - 1)]
+        // across syringes (FLOW-5): the furthest push of each exchanged syringe counts
+        let maxD = series.pushed[Math.min(i0, series.pushed.length - 1)]
+        for (let i = i0; i < series.t.length; i++) if (series.pushed[i] > maxD) maxD = series.pushed[i]
+        truth = maxD - series.pushed[Math.min(i0, series.pushed.length - 1)]
     }
     const peakInjected = series.injected.reduce((m, v) => Math.max(m, v), 0)
     const peakPc = series.pc.reduce((m, v) => Math.max(m, v), 0)

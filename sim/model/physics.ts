@@ -308,8 +308,10 @@ export interface PlantState {
     enabled: boolean
     plungerPosMm: number
     plungerVelMmPerS: number
-    /** plunger displacement x area, mL */
+    /** plunger displacement x area, mL (of the mounted syringe: 0 again after an exchange) */
     plungerVolumeMl: number
+    /** FLOW-5: plunger volume pushed in the syringes exchanged before this one (each its furthest travel), mL */
+    exchangedMl: number
     chamberPressurePa: number
     bodyPressurePa: number
     /** force the drive exerts on the plunger (what the load cell sees), N */
@@ -496,6 +498,10 @@ export class InjectorPlant {
     private travelSinceStartMm = 0
     private stalled = false
     private atEndOfTravel = false
+    /** FLOW-5: furthest plunger position in the mounted syringe, mm; syringes exchanged, their pushed volume */
+    private furthestMm = 0
+    private exchangedM3 = 0
+    private exchanges = 0
     private viscosityNowPaS: number
     /** reference-clock age of the cement in the needle part inside the body, s */
     private insideAgeS: number
@@ -844,6 +850,7 @@ export class InjectorPlant {
         this.pChamberPa = pc
         this.pBodyPa = pb
         this.posMm = newPosMm
+        if (newPosMm > this.furthestMm) this.furthestMm = newPosMm
         this.tS += h
 
         // ---- two-zone needle: the column inside the body ages on the body's
@@ -854,6 +861,35 @@ export class InjectorPlant {
             this.insideAgeS = (this.insideAgeS + h * this.bodyTimeFactor + h * flush * syringeAgeS) / (1 + h * flush)
             if (this.insideAgeS < syringeAgeS) this.insideAgeS = syringeAgeS
         }
+    }
+
+    /**
+     * FLOW-5 syringe exchange (an operator action, drive disabled): the empty
+     * syringe comes off the needle (what its chamber still held under pressure
+     * goes with it, not into the patient), the pusher goes back, and a syringe
+     * like the first (same bore and fill) goes on, its plunger at the start and
+     * the chamber at ambient. The needle stays full (cement continuity): its
+     * flow path and the cement's age in it carry on. The encoder sees the
+     * pusher's way back as one backward move.
+     */
+    exchangeSyringe(): void {
+        this.exchangedM3 += this.furthestMm * this.params.areaMm2 * 1e-9
+        this.exchanges++
+        this.posMm = 0
+        this.furthestMm = 0
+        this.velMmPerS = 0
+        this.pChamberPa = 0
+        this.gapM3 = 0
+        this.frictionN = 0
+        this.motionDir = 0
+        this.travelSinceStartMm = 0
+        this.stalled = false
+        this.atEndOfTravel = false
+    }
+
+    /** Syringes exchanged so far (FLOW-5). */
+    syringesExchanged(): number {
+        return this.exchanges
     }
 
     /** Simulation time, s. */
@@ -896,6 +932,7 @@ export class InjectorPlant {
             plungerPosMm: this.posMm,
             plungerVelMmPerS: this.velMmPerS,
             plungerVolumeMl: this.posMm * p.mlPerMm,
+            exchangedMl: this.exchangedM3 / M3_PER_ML,
             chamberPressurePa: this.pChamberPa,
             bodyPressurePa: this.pBodyPa,
             forceN: this.forceN(),

@@ -9,8 +9,8 @@
 //   confirm, expired, cancelled). Everything here is bounded (FAULT-10).
 
 import { Action, Answer, Clear, Command, EventKind, Op, Outcome, Reason, Reject, Source, State } from "./types"
-import { getThreshold, setThreshold, THRESHOLDS } from "./config"
-import { geometricMlPerCount, SYRINGES } from "./geometry"
+import { customBoreRangeMm, customVolumeMaxMl, getThreshold, setThreshold, THRESHOLDS } from "./config"
+import { CUSTOM_SYRINGE, CUSTOM_VOLUME_MIN_ML, customSyringe, geometricMlPerCount, SYRINGES } from "./geometry"
 import { DEVICE_MAX_CAP_ML, LEVELS } from "./levels"
 import { Motion } from "./motion"
 import { settleBandKg } from "./loadcell"
@@ -198,7 +198,7 @@ export class Desk {
             a.lo = Math.max(0, cfg.minHoldMs - (tMs - s.pauseMs))
             return
         }
-        if (r !== Reject.OutOfRange && r !== Reject.AboveCeiling) return
+        if (r !== Reject.OutOfRange && r !== Reject.AboveCeiling && r !== Reject.BoreOutOfRange && r !== Reject.SyringeVolumeOutOfRange) return
         switch (cmd.op) {
             case Op.SetFlow:
                 a.lo = cfg.flowMinMlPerMin
@@ -211,7 +211,7 @@ export class Desk {
                 break
             case Op.SetSyringe:
                 a.lo = 0
-                a.hi = SYRINGES.length - 1
+                a.hi = s.customSyr ? CUSTOM_SYRINGE : SYRINGES.length - 1
                 break
             case Op.MarkMixing:
                 a.lo = 0
@@ -240,8 +240,16 @@ export class Desk {
                 break
             case Op.SyringeExchanged:
                 a.lo = 0
-                a.hi = SYRINGES[s.syringe].volumeMl
+                a.hi = s.syr().volumeMl
                 break
+        }
+        if (r === Reject.BoreOutOfRange) {
+            const range = customBoreRangeMm(cfg)
+            a.lo = range[0]
+            a.hi = range[1]
+        } else if (r === Reject.SyringeVolumeOutOfRange) {
+            a.lo = CUSTOM_VOLUME_MIN_ML
+            a.hi = customVolumeMaxMl(cfg, cmd.a)
         }
     }
 }
@@ -258,6 +266,7 @@ export function needsConfirm(s: Supervisor, cmd: Command, src: Source): boolean 
         case Op.SetBenchMode:
             return a === 1 // turning bench mode on is itself a local decision
         case Op.SetSyringe:
+        case Op.SetCustomSyringe:
             if (!s.syringeConfirmed) return true // FAULT-5: confirmed locally after a restart
             break
         case Op.SyringeExchanged:
@@ -277,6 +286,7 @@ export function needsConfirm(s: Supervisor, cmd: Command, src: Source): boolean 
         case Op.MarkMixing: // resets the cement clock (FLOW-3)
         case Op.SetLevel: // re-selecting continues a total; a new level has a new cap
         case Op.SetSyringe: // the syringe sets mL per count and Pa per N
+        case Op.SetCustomSyringe: // FLOW-5: so does a custom bore
         case Op.NextIncrement: // FLOW-4: more cement, like a resume
             return true
         case Op.SetIncrement:
@@ -336,7 +346,7 @@ function readyToMove(s: Supervisor, now: number): Reject {
 }
 
 function volumeScaleFor(s: Supervisor, counts: number, measuredUl: number): number {
-    return measuredUl / 1000 / (counts * geometricMlPerCount(SYRINGES[s.syringe].boreMm, s.cfg.encoderCountsPerMm))
+    return measuredUl / 1000 / (counts * geometricMlPerCount(s.syr().boreMm, s.cfg.encoderCountsPerMm))
 }
 
 /** The drive holds still: off, or holding a pause (its decompression done), no calibration drive. */
@@ -417,11 +427,23 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             return Reject.Ok
         case Op.SetSyringe:
             if (!isInt(a)) return Reject.BadNumber
-            if (a < 0 || a >= SYRINGES.length) return Reject.OutOfRange
+            // the custom syringe only once one was set (re-selecting it, or confirming it after a restart)
+            if (a < 0 || (a >= SYRINGES.length && !(a === CUSTOM_SYRINGE && s.customSyr))) return Reject.OutOfRange
             if (st !== State.Idle || !still) return Reject.WrongState
             // mid-level only the same size: confirming it after a restart (FAULT-5) or an exchange (FLOW-5)
             if (midLevel(s) && a !== s.syringe) return Reject.MidLevel
             return Reject.Ok
+        case Op.SetCustomSyringe: {
+            // FLOW-5: a = bore mm, b = nominal volume mL; within what the drive and encoder serve
+            if (!argsOk(cmd, 2)) return Reject.BadNumber
+            const range = customBoreRangeMm(cfg)
+            if (a < range[0] || a > range[1]) return Reject.BoreOutOfRange
+            if (cmd.b < CUSTOM_VOLUME_MIN_ML || cmd.b > customVolumeMaxMl(cfg, a)) return Reject.SyringeVolumeOutOfRange
+            if (st !== State.Idle || !still) return Reject.WrongState
+            // never mid-level (an exchange is syringe_exchanged; a restart's confirm is set_syringe 4)
+            if (midLevel(s)) return Reject.MidLevel
+            return Reject.Ok
+        }
         case Op.MarkMixing: {
             if (!argsOk(cmd, 1)) return Reject.BadNumber
             const age = cmd.b === undefined ? 0 : cmd.b
@@ -436,7 +458,7 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             // PRS-1 / BOARD-3: idle, still, near the factory zero and unloaded
             if (st !== State.Idle || !still) return Reject.WrongState
             if (!s.sensorReady(now)) return Reject.SensorNotReady
-            return s.cell.checkTare(cfg.tareMaxOffsetKg, cfg.tareMaxPa, SYRINGES[s.syringe], (s.calFlags & CAL_TARE) !== 0)
+            return s.cell.checkTare(cfg.tareMaxOffsetKg, cfg.tareMaxPa, s.syr(), (s.calFlags & CAL_TARE) !== 0)
         case Op.CalibrateGain:
             if (!argsOk(cmd, 1)) return Reject.BadNumber
             if (st !== State.Idle || !still) return Reject.WrongState
@@ -485,7 +507,7 @@ export function validate(s: Supervisor, now: number, cmd: Command, src: Source):
             return Reject.Ok
         case Op.SyringeExchanged:
             if (!argsOk(cmd, 1)) return Reject.BadNumber
-            if (a < 0 || a > SYRINGES[s.syringe].volumeMl) return Reject.OutOfRange
+            if (a < 0 || a > s.syr().volumeMl) return Reject.OutOfRange
             if (a !== 0 && a <= SYRINGE_END_MARGIN_ML) return Reject.OutOfRange
             // the drive holds still (decompression done): paused, or between levels
             if (st === State.Injecting || st === State.Fault || !still_(s)) return Reject.WrongState
@@ -582,11 +604,22 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
         case Op.SetSyringe:
             s.syringe = a
             // a syringe set is a syringe fitted, full: its travel starts here (FLOW-5)
-            s.syringeFillMl = SYRINGES[a].volumeMl
+            s.syringeFillMl = s.syr().volumeMl
             s.travelMl = 0
             if (!s.syringeConfirmed) s.emit(EventKind.Info, now, Reason.SyringeConfirmed, a, 0)
             s.syringeConfirmed = true
             s.persistDue = true
+            break
+        case Op.SetCustomSyringe:
+            // FLOW-5: like a preset: fitted now, full; mL per count, Pa per N and the flow limits follow the bore
+            s.customSyr = customSyringe(a, cmd.b)
+            s.syringe = CUSTOM_SYRINGE
+            s.syringeFillMl = cmd.b
+            s.travelMl = 0
+            if (!s.syringeConfirmed) s.emit(EventKind.Info, now, Reason.SyringeConfirmed, CUSTOM_SYRINGE, 0)
+            s.syringeConfirmed = true
+            s.persistDue = true
+            s.emit(EventKind.Info, now, Reason.CustomSyringe, a, cmd.b)
             break
         case Op.MarkMixing: {
             const ageS = cmd.b === undefined ? 0 : cmd.b
@@ -641,7 +674,7 @@ export function execute(s: Supervisor, now: number, cmd: Command) {
             s.emit(EventKind.Info, now, Reason.IncrementMode, s.incrementMode ? a : 0, 0)
             break
         case Op.SyringeExchanged:
-            s.syringeExchanged(now, a === 0 ? SYRINGES[s.syringe].volumeMl : a)
+            s.syringeExchanged(now, a === 0 ? s.syr().volumeMl : a)
             break
         case Op.ResendRecords:
             s.resendRecords(now)

@@ -1,4 +1,4 @@
-import { DRIVE_MAX_PLUNGER_MM_PER_S, ENCODER_COUNTS_PER_MM } from "./geometry"
+import { CUSTOM_BORE_MAX_MM, CUSTOM_BORE_MIN_MM, CUSTOM_SYRINGE, DRIVE_MAX_PLUNGER_MM_PER_S, ENCODER_COUNTS_PER_MM, G_MPS2, plungerAreaMm2, SYRINGES } from "./geometry"
 
 // Tunable limits with their defaults, bounds and safe direction. Defaults
 // marked (P) are provisional (REQUIREMENTS.md): the simulator measures them.
@@ -92,6 +92,14 @@ export interface Config {
     maxAdvanceMlPerMinBySyringe: number[]
     /** FLOW-2 fastest retraction flow the encoder tracks, per syringe id, mL/min (empty as above); retraction is clamped to it */
     maxRetractMlPerMinBySyringe: number[]
+    /**
+     * FLOW-5 / PRS-2: the most plunger force the drive pushes and the load cell
+     * measures, N (the boards' 200 kg cell, src/hw/hwconfig.ts). A custom bore
+     * must reach the over-pressure ceiling within it.
+     */
+    maxPlungerForceN: number
+    /** FLOW-5: the plunger stroke the drive provides, mm (P; the presets use <= 71 mm) */
+    driveStrokeMm: number
 }
 
 export function defaultConfig(): Config {
@@ -140,22 +148,67 @@ export function defaultConfig(): Config {
         encoderCountsPerMm: ENCODER_COUNTS_PER_MM,
         maxAdvanceMlPerMinBySyringe: [],
         maxRetractMlPerMinBySyringe: [],
+        maxPlungerForceN: 200 * G_MPS2,
+        driveStrokeMm: 80,
     }
 }
 
-function perSyringe(limits: number[], syringeId: number): number {
+/** FLOW-2: the plunger speed the per-syringe limits allow on every preset, mm/s (Infinity: none configured) */
+export function trackedPlungerMmPerS(limits: number[]): number {
+    let mmPerS = Infinity
+    for (let i = 0; i < limits.length && i < SYRINGES.length; ++i)
+        if (limits[i] > 0) mmPerS = Math.min(mmPerS, (limits[i] * 1000) / 60 / plungerAreaMm2(SYRINGES[i].boreMm))
+    return mmPerS
+}
+
+function perSyringe(limits: number[], syringeId: number, boreMm: number): number {
+    // FLOW-5: a custom bore's limit is computed the way the presets' are (src/hw/encoder_limits.ts:
+    // the plunger speed the encoder tracks x the bore's mL per mm, down to 0.1 mL/min)
+    if (syringeId === CUSTOM_SYRINGE) return Math.floor(trackedPlungerMmPerS(limits) * plungerAreaMm2(boreMm) * 0.6) / 10
     const v = syringeId >= 0 && syringeId < limits.length ? limits[syringeId] : undefined
     return typeof v === "number" && v > 0 ? v : Infinity
 }
 
-/** FLOW-2: the advance limit the config sets for this syringe, mL/min (Infinity: none) */
-export function syringeMaxAdvanceMlPerMin(c: Config, syringeId: number): number {
-    return perSyringe(c.maxAdvanceMlPerMinBySyringe, syringeId)
+/** FLOW-2: the advance limit the config sets for this syringe, mL/min (Infinity: none); `boreMm` for the custom syringe */
+export function syringeMaxAdvanceMlPerMin(c: Config, syringeId: number, boreMm: number = 0): number {
+    return perSyringe(c.maxAdvanceMlPerMinBySyringe, syringeId, boreMm)
 }
 
-/** FLOW-2: the retraction limit the config sets for this syringe, mL/min (Infinity: none) */
-export function syringeMaxRetractMlPerMin(c: Config, syringeId: number): number {
-    return perSyringe(c.maxRetractMlPerMinBySyringe, syringeId)
+/** FLOW-2: the retraction limit the config sets for this syringe, mL/min (Infinity: none); `boreMm` for the custom syringe */
+export function syringeMaxRetractMlPerMin(c: Config, syringeId: number, boreMm: number = 0): number {
+    return perSyringe(c.maxRetractMlPerMinBySyringe, syringeId, boreMm)
+}
+
+/** VOL-1: volume per encoder count, at most, mL */
+export const VOL1_MAX_ML_PER_COUNT = 0.005
+
+function boreForAreaMm(areaMm2: number): number {
+    return Math.sqrt((4 * areaMm2) / Math.PI)
+}
+
+/**
+ * FLOW-5: the custom bores this drive and encoder serve, mm, as [lo, hi]:
+ * - VOL-1: at most 0.005 mL per encoder count;
+ * - PRS-2: the over-pressure ceiling (3.5 MPa) within the drive's force and
+ *   the load cell's range, 10 % of it kept for the seal's friction;
+ * - FLOW-1/2: the lowest flow set-point reachable at the plunger speed the
+ *   drive makes and the encoder tracks;
+ * within CUSTOM_BORE_MIN_MM..CUSTOM_BORE_MAX_MM.
+ */
+export function customBoreRangeMm(c: Config): number[] {
+    const volAreaMm2 = VOL1_MAX_ML_PER_COUNT * 1000 * c.encoderCountsPerMm
+    const forceAreaMm2 = (0.9 * c.maxPlungerForceN) / (THRESHOLDS[Threshold.OverpressurePa].max / 1e6) // N / MPa = mm^2
+    const mmPerS = Math.min(c.maxPlungerMmPerS, trackedPlungerMmPerS(c.maxAdvanceMlPerMinBySyringe))
+    const minAreaMm2 = (c.flowMinMlPerMin * 1000) / 60 / mmPerS
+    const lo = Math.max(CUSTOM_BORE_MIN_MM, boreForAreaMm(minAreaMm2))
+    const hi = Math.min(CUSTOM_BORE_MAX_MM, boreForAreaMm(Math.min(volAreaMm2, forceAreaMm2)))
+    // two decimals, inside the bounds (an accepted bore is never outside them)
+    return [Math.ceil(lo * 100) / 100, Math.floor(hi * 100) / 100]
+}
+
+/** FLOW-5: the largest nominal volume a custom syringe of this bore may have: the drive's stroke, mL (two decimals, down) */
+export function customVolumeMaxMl(c: Config, boreMm: number): number {
+    return Math.floor((plungerAreaMm2(boreMm) * c.driveStrokeMm) / 1000 * 100) / 100
 }
 
 /** Thresholds a host may change (SetThreshold). Wire ids are the indices. */

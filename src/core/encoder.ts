@@ -71,6 +71,16 @@ export class EncoderSense {
     }
 
     /**
+     * FLOW-5: a new syringe was fitted and confirmed. The pusher's way back
+     * while the drive was off was the exchange, not a hand on the plunger:
+     * motion with the drive off is measured from here on.
+     */
+    rebaseOffMotion() {
+        this.offRef = false
+        this.offMotionMl = 0
+    }
+
+    /**
      * One step. `counting`: a level is selected, forward motion is its
      * delivery. `driveOn`: the drive is enabled (otherwise any motion is a
      * hand or a fault). `maxCounts`: the most the plunger can move in this

@@ -35,6 +35,20 @@ export const SYRINGES: Syringe[] = [
 
 export const DEFAULT_SYRINGE = 3
 
+/** FLOW-5: the custom syringe's id (set_custom_syringe gives its bore and volume; set_syringe with it re-confirms it) */
+export const CUSTOM_SYRINGE = 4
+/** FLOW-5: a custom bore is never outside this, mm (the drive's and encoder's limits narrow it: config.ts customBoreRangeMm) */
+export const CUSTOM_BORE_MIN_MM = 3
+export const CUSTOM_BORE_MAX_MM = 30
+/** FLOW-5: a custom syringe's nominal volume is at least this, mL (the end-of-travel margin is 0.05) */
+export const CUSTOM_VOLUME_MIN_ML = 0.5
+
+/** FLOW-5: a custom syringe (validated by the caller). */
+export function customSyringe(boreMm: number, volumeMl: number): Syringe {
+    // friction scales with the seal's circumference: the presets' line (1.5 N at 4.78 mm ... 5 N at 19.1 mm, within 0.12 N)
+    return { id: CUSTOM_SYRINGE, name: "custom", boreMm, volumeMl, frictionN: 0.33 + 0.244 * boreMm }
+}
+
 export function plungerAreaMm2(boreMm: number): number {
     return (Math.PI * boreMm * boreMm) / 4
 }

@@ -3,7 +3,7 @@
 
 import { Reason, State, EventKind } from "./types"
 import { THRESHOLDS, getThreshold, setThreshold } from "./config"
-import { SYRINGES } from "./geometry"
+import { CUSTOM_SYRINGE, customSyringe, SYRINGES } from "./geometry"
 import { LEVELS } from "./levels"
 import { CAL_ALL, Supervisor } from "./supervisor"
 
@@ -39,6 +39,9 @@ export interface SetupSnapshot {
     usedMl: number
     /** threshold values in wire-id order */
     thresholds: number[]
+    /** FLOW-5: the custom syringe's bore, mm, and nominal volume, mL (0 when none was set) */
+    customBoreMm: number
+    customVolumeMl: number
 }
 
 export interface Snapshot {
@@ -71,6 +74,8 @@ export function takeSnapshot(s: Supervisor, tMs: number): Snapshot {
             preparedMl: s.book.preparedMl,
             usedMl: s.usedCementMl(),
             thresholds: th,
+            customBoreMm: s.customSyr ? s.customSyr.boreMm : 0,
+            customVolumeMl: s.customSyr ? s.customSyr.volumeMl : 0,
         },
     }
 }
@@ -90,6 +95,11 @@ export function restoreSnapshot(s: Supervisor, tMs: number, cal: CalibrationSnap
     }
     if (setup) {
         if (setup.syringe >= 0 && setup.syringe < SYRINGES.length) s.syringe = setup.syringe
+        // FLOW-5: the custom syringe (validated when it was set; the record's checksum guards it since)
+        if (setup.customBoreMm > 0) {
+            s.customSyr = customSyringe(setup.customBoreMm, setup.customVolumeMl)
+            if (setup.syringe === CUSTOM_SYRINGE) s.syringe = CUSTOM_SYRINGE
+        }
         s.syringeConfirmed = false
         if (setup.flowMlPerMin >= s.cfg.flowMinMlPerMin && setup.flowMlPerMin <= s.cfg.flowMaxMlPerMin) s.flowMlPerMin = setup.flowMlPerMin
         // a lower bound of the age: the time the device was off is unknown

@@ -31,7 +31,7 @@ import {
     StepOutput,
 } from "./types"
 import { Config, defaultConfig, syringeMaxAdvanceMlPerMin, syringeMaxRetractMlPerMin } from "./config"
-import { DEFAULT_SYRINGE, geometricMlPerCount, plungerAreaMm2, SYRINGES } from "./geometry"
+import { CUSTOM_SYRINGE, DEFAULT_SYRINGE, geometricMlPerCount, plungerAreaMm2, Syringe, SYRINGES } from "./geometry"
 import { LEVELS } from "./levels"
 import { LeakSignature, OcclusionDetector, RateEstimator, slopeNoisePaPerS } from "./rate"
 import { Failsafe } from "./failsafe"
@@ -92,6 +92,8 @@ export class Supervisor {
     // setup
     flowMlPerMin = 3
     syringe = DEFAULT_SYRINGE
+    /** FLOW-5: the custom syringe (set_custom_syringe), null until one is set */
+    customSyr: Syringe = null
     /** FAULT-5: after a restart the syringe must be confirmed locally before arming */
     syringeConfirmed = true
     benchMode = false
@@ -219,8 +221,13 @@ export class Supervisor {
 
     // ------------------------------------------------------------ derived values
 
+    /** The mounted syringe: a preset, or the custom one (FLOW-5). */
+    syr(): Syringe {
+        return this.syringe === CUSTOM_SYRINGE && this.customSyr ? this.customSyr : SYRINGES[this.syringe]
+    }
+
     mlPerCount(): number {
-        return geometricMlPerCount(SYRINGES[this.syringe].boreMm, this.cfg.encoderCountsPerMm) * this.volumeScale
+        return geometricMlPerCount(this.syr().boreMm, this.cfg.encoderCountsPerMm) * this.volumeScale
     }
 
     deliveredMl(): number {
@@ -273,17 +280,19 @@ export class Supervisor {
 
     /** Fastest plunger flow the drive makes and the encoder tracks for this syringe, mL/min. */
     maxFlowMlPerMin(): number {
-        const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+        const boreMm = this.syr().boreMm
+        const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(boreMm) * 60) / 1000
         // (called several times a step: no per-syringe lookup on the simulator)
         if (this.cfg.maxAdvanceMlPerMinBySyringe.length === 0) return driveMax
-        return Math.min(driveMax, syringeMaxAdvanceMlPerMin(this.cfg, this.syringe))
+        return Math.min(driveMax, syringeMaxAdvanceMlPerMin(this.cfg, this.syringe, boreMm))
     }
 
     /** FLOW-2: fastest retraction the drive makes and the encoder tracks for this syringe, mL/min. */
     maxRetractMlPerMin(): number {
-        const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(SYRINGES[this.syringe].boreMm) * 60) / 1000
+        const boreMm = this.syr().boreMm
+        const driveMax = (this.cfg.maxPlungerMmPerS * plungerAreaMm2(boreMm) * 60) / 1000
         if (this.cfg.maxRetractMlPerMinBySyringe.length === 0) return driveMax
-        return Math.min(driveMax, syringeMaxRetractMlPerMin(this.cfg, this.syringe))
+        return Math.min(driveMax, syringeMaxRetractMlPerMin(this.cfg, this.syringe, boreMm))
     }
 
     emit(kind: EventKind, tMs: number, reason: Reason, a: number, b: number) {
@@ -370,7 +379,7 @@ export class Supervisor {
     }
 
     private senseLoadCell(inp: Inputs, now: number) {
-        const s = SYRINGES[this.syringe]
+        const s = this.syr()
         let dir = 0
         if (this.drive.mode === Motion.Advance && this.drive.cmdFlowMlPerMin > 0) dir = 1
         else if (this.drive.mode === Motion.Retract) dir = -1
@@ -524,6 +533,8 @@ export class Supervisor {
         // the new syringe's first advance go uncounted
         this.enc.slackMl = 0
         this.enc.endRetraction()
+        // the pusher's way back was the exchange, not a hand (no VOL-6 warning for it)
+        this.enc.rebaseOffMotion()
         this.takingUp = false
         this.reason = Reason.SyringeExchanged
         this.persistDue = true

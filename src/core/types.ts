@@ -60,6 +60,7 @@ export enum Reason {
     IncrementMode = 47, // FLOW-4: increment mode set (value = increment mL, 0 = off)
     RecordsResent = 48, // TEL-4: the kept level records were queued again (value = how many)
     NextIncrement = 49, // FLOW-4: injecting again for the next increment (confirm button or confirmed next_increment)
+    CustomSyringe = 50, // FLOW-5: a custom syringe was set (value = bore mm; b = volume mL)
     // latched faults
     SensorStale = 20,
     SensorSaturated = 21,
@@ -100,6 +101,8 @@ export enum Reject {
     SyringeUnconfirmed = 23, // FAULT-5: confirm the syringe locally after a restart
     MidLevel = 24, // BOARD-3: not while a level is in progress
     SyringeEmpty = 25, // FLOW-5: the syringe is at its end of travel: exchange it first
+    BoreOutOfRange = 26, // FLOW-5: a custom bore the drive and encoder cannot serve (lo/hi = allowed bore, mm)
+    SyringeVolumeOutOfRange = 27, // FLOW-5: a custom syringe volume beyond the drive's stroke (lo/hi = allowed volume, mL)
 }
 
 /** What became of a command (wire values of event command_result). */
@@ -178,6 +181,7 @@ export enum Op {
     NextIncrement = 0x98, // FLOW-4: deliver the next increment (paused at an increment's end)
     SyringeExchanged = 0x99, // FLOW-5: a new syringe is fitted; a = its fill mL (0 = nominal)
     ResendRecords = 0x9a, // TEL-4: send every kept level record again
+    SetCustomSyringe = 0x9b, // FLOW-5: a = bore mm, b = nominal volume mL (a custom syringe, id CUSTOM_SYRINGE)
 }
 
 export const enum Source {
