@@ -6,7 +6,7 @@ import "../harness/quiet"
 import { isAbsolute, relative } from "node:path"
 import { ROOT } from "../harness/procs"
 import { ScenarioResult, ScenarioRunner } from "../harness/runner"
-import { Scenario } from "../harness/scenario"
+import { Scenario, Timing } from "../harness/scenario"
 import { Telemetry } from "../harness/injector"
 import { TraceRow } from "../harness/plant"
 import { LiveView } from "../harness/runner"
@@ -22,6 +22,8 @@ export interface LockstepRunOptions {
     /** run this bytecode (.devs) instead of src/main.ts (default: $SIM_FIRMWARE when set) */
     firmware?: string
     onView?: (v: LiveView) => void
+    /** overrides the scenario's timing model ("simulator" | "hardware") */
+    timing?: Timing
     /** called on the virtual clock once the run is set up (invariant monitors) */
     onSession?: (s: LockstepSession) => void
 }
@@ -51,7 +53,14 @@ export async function runLockstep(sc: Scenario, o: LockstepRunOptions = {}): Pro
     resetWorld(seed)
     const w0 = wallMs()
     const { value: session } = await runVirtual(() =>
-        LockstepSession.open({ seed, transport: scenarioTransport(sc), log: o.log, firmware: o.firmware ?? process.env.SIM_FIRMWARE })
+        LockstepSession.open({
+            seed,
+            transport: scenarioTransport(sc),
+            log: o.log,
+            timing: o.timing ?? sc.timing,
+            // SIM_FIRMWARE replaces src/main.ts, not the hardware timing's entry
+            firmware: o.firmware ?? ((o.timing ?? sc.timing) === "hardware" ? undefined : process.env.SIM_FIRMWARE),
+        })
     )
     try {
         o.onSession?.(session)
