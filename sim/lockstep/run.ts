@@ -6,7 +6,7 @@ import "../harness/quiet"
 import { isAbsolute, relative } from "node:path"
 import { ROOT } from "../harness/procs"
 import { ScenarioResult, ScenarioRunner } from "../harness/runner"
-import { Scenario, Timing } from "../harness/scenario"
+import { Scenario, Timing, TIMINGS } from "../harness/scenario"
 import { Telemetry } from "../harness/injector"
 import { TraceRow } from "../harness/plant"
 import { LiveView } from "../harness/runner"
@@ -48,7 +48,20 @@ export function scenarioTransport(sc: Scenario): Partial<TransportConfig> {
     return sc.transport ?? {}
 }
 
+/**
+ * The timing model of a run: the option, else the scenario's field, else
+ * $SIM_TIMING (so `SIM_TIMING=hardware npm run campaign` runs the whole
+ * campaign on the board's control path), else "simulator".
+ */
+export function runTiming(sc: Scenario, o: LockstepRunOptions = {}): Timing {
+    const env = process.env.SIM_TIMING
+    if (env !== undefined && env !== "" && !(TIMINGS as readonly string[]).includes(env))
+        throw new Error(`SIM_TIMING=${JSON.stringify(env)}: must be one of ${TIMINGS.join(", ")}`)
+    return o.timing ?? sc.timing ?? ((env || undefined) as Timing | undefined) ?? "simulator"
+}
+
 export async function runLockstep(sc: Scenario, o: LockstepRunOptions = {}): Promise<LockstepRun> {
+    const timing = runTiming(sc, o)
     const seed = o.seed ?? sc.seed ?? 1
     resetWorld(seed)
     const w0 = wallMs()
@@ -57,9 +70,9 @@ export async function runLockstep(sc: Scenario, o: LockstepRunOptions = {}): Pro
             seed,
             transport: scenarioTransport(sc),
             log: o.log,
-            timing: o.timing ?? sc.timing,
+            timing,
             // SIM_FIRMWARE replaces src/main.ts, not the hardware timing's entry
-            firmware: o.firmware ?? ((o.timing ?? sc.timing) === "hardware" ? undefined : process.env.SIM_FIRMWARE),
+            firmware: o.firmware ?? (timing === "hardware" ? undefined : process.env.SIM_FIRMWARE),
         })
     )
     try {
