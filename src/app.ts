@@ -575,13 +575,10 @@ function wireButtons(app: InjectorApp) {
     io.confirm.up.subscribe(async () => {
         app.confirmHeldSinceMs = -1
     })
-    // a lost "up" event must not leave a hold standing: the reading says
-    // released; a hold whose "down" was missed counts from the first report
-    // that says pressed (a stale report only makes the hold longer)
-    io.confirm.reading.subscribe(async (v: number) => {
-        if (!(v > 0.5)) app.confirmHeldSinceMs = -1
-        else if (app.confirmHeldSinceMs < 0) app.confirmHeldSinceMs = ds.millis()
-    })
+    // no reading subscription for the confirm level: its reports would cost
+    // the VM's send budget on the board (the button is a server in the VM).
+    // A lost "up" (events are sent three times) could leave a hold standing;
+    // the hold only acts on a calibration that already blocks arming.
 }
 
 /** Boot: restore persisted state (never lands in injecting), then run. */

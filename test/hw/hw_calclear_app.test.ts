@@ -84,7 +84,12 @@ describe("FAULT-9: clearing a stored calibration that does not fit the cell", ()
         // held for the hold time: cleared within the next 1 s cross-check
         const t0 = ds.millis()
         await confirmSrv.press()
-        await until(() => app.calCleared > 0, CAL_CLEAR_HOLD_MS + 3000, "cleared while held")
+        await until(
+            () => app.calCleared > 0,
+            CAL_CLEAR_HOLD_MS + 3000,
+            "cleared while held",
+            () => `held since ${app.confirmHeldSinceMs} (now ${ds.millis()}), code ${app.calCheckCode}, state ${sup.state}, drive ${app.cmdEnabled}`
+        )
         const heldMs = ds.millis() - t0
         await confirmSrv.release()
         ok(heldMs >= CAL_CLEAR_HOLD_MS, `cleared after ${heldMs} ms of holding, not before ${CAL_CLEAR_HOLD_MS}`)
