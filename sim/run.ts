@@ -146,6 +146,12 @@ async function main(): Promise<number> {
         }
         return failed ? 1 : 0
     }
+    // the hardware timing model exists only on the virtual clock (sim/lockstep/hwpins.ts)
+    const hwTimed = scenarios.filter(x => (x.sc.timing ?? process.env.SIM_TIMING) === "hardware")
+    if (hwTimed.length) {
+        console.error(`${hwTimed.map(x => x.file).join(", ")}: timing "hardware" is a lockstep model; run without --realtime`)
+        return 2
+    }
     await import("./harness/quiet")
     const { ScenarioRunner } = await import("./harness/runner")
     const { BenchSession } = await import("./harness/session")

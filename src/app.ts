@@ -15,7 +15,7 @@
 //   cross-checked (FAULT-9), and nothing is written to flash while the drive
 //   is enabled.
 import * as ds from "@devicescript/core"
-import { Inputs, State, StepOutput, Supervisor } from "./core"
+import { CAL_GAIN, CAL_TARE, Inputs, State, StepOutput, Supervisor } from "./core"
 import { InjectorServer } from "./server"
 import { loadSnapshot, saveSnapshot } from "./persist"
 
@@ -44,6 +44,16 @@ export interface HwPath {
 /** calCheck codes the app treats as consistent: OK, and "nothing stored" (start is refused anyway, FAULT-6) */
 const CALCHECK_OK = 0
 const CALCHECK_MISSING = 3
+/** calCheck codes for stored values that do not fit the cell (src/hw/calcheck.ts: gain, tare out of range) */
+const CALCHECK_GAIN_RANGE = 4
+const CALCHECK_TARE_RANGE = 5
+/**
+ * FAULT-9 / BOARD-3: holding the local confirm button this long, with the
+ * drive idle, clears a stored load-cell calibration that does not fit the
+ * cell (codes 4, 5): with such a calibration no force reaches the core, so
+ * tare and gain could not be redone any other way (docs/hardware.md).
+ */
+export const CAL_CLEAR_HOLD_MS = 5000
 /** FAULT-9: the cross-check runs this often (and at boot and after every command) */
 export const CALCHECK_PERIOD_MS = 1000
 /**
@@ -113,6 +123,10 @@ export class InjectorApp {
     encoderAgeMs = 0
     /** when the last control step ran, ms */
     lastStepMs = -1
+    /** the local confirm button has been held since this time, ms (-1: not held) */
+    confirmHeldSinceMs = -1
+    /** FAULT-9: stored calibrations cleared by the confirm hold */
+    calCleared = 0
     /** persistence writes held back because the drive was enabled (hardware path) */
     persistDeferred = 0
     /** snapshots written to flash */
@@ -252,6 +266,35 @@ export class InjectorApp {
             this.calCheckCode = code
         }
         return code
+    }
+
+    /**
+     * FAULT-9 / BOARD-3 (hardware): the stored tare and gain are cleared when
+     * they do not fit the cell (cross-check code 4 or 5, not a live fault of
+     * the chip), the confirm button has been held for CAL_CLEAR_HOLD_MS, the
+     * drive is off and nothing is in progress (idle, ready, completed,
+     * aborted). The core's own defaults (tare 0, gain 1) fit the nominal
+     * cell, so force flows again, but the calibration is incomplete: arming
+     * is refused (NotCalibrated, FAULT-6) until tare and gain are redone.
+     * The cleared calibration is written at the next persistence pass.
+     * Returns true when it cleared.
+     */
+    clearMisfitCalibration(nowMs: number): boolean {
+        if (!this.hw) return false
+        const code = this.calCheckCode
+        if (code !== CALCHECK_GAIN_RANGE && code !== CALCHECK_TARE_RANGE) return false
+        if (this.confirmHeldSinceMs < 0 || nowMs - this.confirmHeldSinceMs < CAL_CLEAR_HOLD_MS) return false
+        const st = this.sup.state
+        if (this.cmdEnabled || st === State.Injecting || st === State.Paused || st === State.Fault) return false
+        const sup = this.sup
+        sup.cell.tareKg = 0
+        sup.cell.gain = 1
+        sup.calFlags = sup.calFlags & ~(CAL_TARE | CAL_GAIN)
+        this.calCleared++
+        this.persistDue = true
+        console.warn("load cell: stored tare and gain cleared (confirm held); calibrate tare and gain again")
+        this.checkCalibration()
+        return true
     }
 
     /** Forwards one step's output: motor, events, answers, telemetry, persistence. */
@@ -466,6 +509,7 @@ function wireHw(app: InjectorApp, hw: HwPath) {
     }
     ds.setInterval(async () => {
         app.checkCalibration()
+        app.clearMisfitCalibration(ds.millis())
     }, CALCHECK_PERIOD_MS)
 }
 
@@ -525,8 +569,16 @@ function wireButtons(app: InjectorApp) {
         app.pedalDown = false
     })
     io.confirm.down.subscribe(async () => {
+        app.confirmHeldSinceMs = ds.millis()
         await app.confirmPressed()
     })
+    io.confirm.up.subscribe(async () => {
+        app.confirmHeldSinceMs = -1
+    })
+    // no reading subscription for the confirm level: its reports would cost
+    // the VM's send budget on the board (the button is a server in the VM).
+    // A lost "up" (events are sent three times) could leave a hold standing;
+    // the hold only acts on a calibration that already blocks arming.
 }
 
 /** Boot: restore persisted state (never lands in injecting), then run. */

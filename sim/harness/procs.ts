@@ -4,9 +4,9 @@
 // group on stop, on process exit and on SIGINT/SIGTERM, so no hub or VM
 // outlives the bench.
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, WriteStream } from "node:fs"
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, WriteStream } from "node:fs"
 import { connect } from "node:net"
-import { join, resolve } from "node:path"
+import { basename, join, resolve } from "node:path"
 
 /** Project root (the folder holding package.json, src/ and sim/). */
 export const ROOT = resolve(__dirname, "..", "..")
@@ -156,9 +156,12 @@ export interface FirmwareFiles {
  * missing or older than any source, then copy bytecode and service specs
  * into out/sim (so a concurrent build elsewhere cannot swap them mid-run).
  */
-export function ensureFirmware(opts: { force?: boolean; quiet?: boolean } = {}): FirmwareFiles {
+export function ensureFirmware(opts: { force?: boolean; quiet?: boolean; entry?: string } = {}): FirmwareFiles {
     mkdirSync(OUT_DIR, { recursive: true })
-    const bytecode = join(OUT_DIR, "firmware.devs")
+    // the bench's firmware is src/main.ts; the lockstep "hardware" timing model builds src/main_hwsim.ts
+    const entry = opts.entry ?? "src/main.ts"
+    const tag = entry === "src/main.ts" ? "" : "-" + basename(entry, ".ts")
+    const bytecode = join(OUT_DIR, `firmware${tag}.devs`)
     const services = join(OUT_DIR, "services.json")
     const srcT = Math.max(
         newestMtime(join(ROOT, "src"), [".ts"]),
@@ -167,14 +170,27 @@ export function ensureFirmware(opts: { force?: boolean; quiet?: boolean } = {}):
     )
     const fresh = existsSync(bytecode) && existsSync(services) && statSync(bytecode).mtimeMs >= srcT
     if (fresh && !opts.force) return { bytecode, services }
-    if (!opts.quiet) console.error("bench: building firmware (devicescript build src/main.ts)...")
-    const r = spawnSync(process.execPath, [cliPath(), "build", "src/main.ts", "--quiet"], {
-        cwd: ROOT,
-        encoding: "utf8",
-        env: { ...process.env, FORCE_COLOR: "0" },
-    })
-    if (r.status !== 0) throw new Error(`firmware build failed:\n${r.stdout}\n${r.stderr}`)
-    copyFileSync(join(ROOT, ".devicescript", "bin", "bytecode.devs"), bytecode)
+    // builds share .devicescript/bin: a concurrent build of the other entry can
+    // swap the output between build and copy, so the copy is checked (only the
+    // hardware-timing build prints the bench's "#HW" pin lines) and retried
+    const wantHw = tag !== ""
+    for (let attempt = 1; ; attempt++) {
+        if (!opts.quiet) console.error(`bench: building firmware (devicescript build ${entry})...`)
+        const r = spawnSync(process.execPath, [cliPath(), "build", entry, "--quiet"], {
+            cwd: ROOT,
+            encoding: "utf8",
+            env: { ...process.env, FORCE_COLOR: "0" },
+        })
+        if (r.status !== 0) throw new Error(`firmware build failed:\n${r.stdout}\n${r.stderr}`)
+        const built = readFileSync(join(ROOT, ".devicescript", "bin", "bytecode.devs"))
+        if (built.includes("#HW") === wantHw) {
+            const tmp = `${bytecode}.${process.pid}.tmp`
+            writeFileSync(tmp, built)
+            renameSync(tmp, bytecode)
+            break
+        }
+        if (attempt >= 3) throw new Error(`firmware build of ${entry}: the output was replaced by a concurrent build 3 times`)
+    }
     copyFileSync(join(ROOT, ".devicescript", "services.json"), services)
     return { bytecode, services }
 }

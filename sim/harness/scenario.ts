@@ -136,6 +136,9 @@ export interface ScenarioExpect {
     noOtherRejections?: boolean
 }
 
+export const TIMINGS = ["simulator", "hardware"] as const
+export type Timing = (typeof TIMINGS)[number]
+
 export interface Scenario {
     name: string
     description?: string
@@ -205,6 +208,14 @@ export interface Scenario {
     thresholds?: Record<string, number>
     /** lockstep transport model overrides (sim/lockstep/transport.ts) */
     transport?: Partial<TransportConfig>
+    /**
+     * lockstep timing model: "simulator" (default; src/main.ts, samples and
+     * motor through roles on the bus, the VM's send budget on the motor
+     * path) or "hardware" (src/main_hwsim.ts: the board's control path, a
+     * step per sample, the motor applied in the step through pins, the
+     * drive's lease; sim/lockstep/hwpins.ts)
+     */
+    timing?: Timing
     actions: ScenarioAction[]
     faults?: ScenarioFault[]
     expect?: ScenarioExpect
@@ -318,7 +329,7 @@ GROUPS.push(s =>
     checkKeys(s, "", [
         "name", "description", "durationS", "seed", "level", "capMl", "capOverride", "flowMlPerMin", "benchMode",
         "remoteMode", "arm", "endWhenDone", "settleS", "physics", "syringe", "needle", "cement", "vertebra", "leaks", "blockage",
-        "loadCell", "drive", "thresholds", "transport", "actions", "faults", "expect",
+        "loadCell", "drive", "thresholds", "transport", "timing", "actions", "faults", "expect",
     ])
 )
 GROUPS.push((s, check) => {
@@ -483,6 +494,9 @@ GROUPS.push((s, check) => {
             const spec = THRESHOLDS[id]
             num(th, k, "thresholds", { min: spec.min, max: spec.max, int: spec.integer })
         }
+})
+GROUPS.push(s => {
+    str(s, "timing", "", { oneOf: TIMINGS })
 })
 GROUPS.push((s, check) => {
     const tr = obj(s, "transport", "", TRANSPORT_KEYS)

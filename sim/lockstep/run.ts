@@ -6,7 +6,7 @@ import "../harness/quiet"
 import { isAbsolute, relative } from "node:path"
 import { ROOT } from "../harness/procs"
 import { ScenarioResult, ScenarioRunner } from "../harness/runner"
-import { Scenario } from "../harness/scenario"
+import { Scenario, Timing, TIMINGS } from "../harness/scenario"
 import { Telemetry } from "../harness/injector"
 import { TraceRow } from "../harness/plant"
 import { LiveView } from "../harness/runner"
@@ -22,6 +22,8 @@ export interface LockstepRunOptions {
     /** run this bytecode (.devs) instead of src/main.ts (default: $SIM_FIRMWARE when set) */
     firmware?: string
     onView?: (v: LiveView) => void
+    /** overrides the scenario's timing model ("simulator" | "hardware") */
+    timing?: Timing
     /** called on the virtual clock once the run is set up (invariant monitors) */
     onSession?: (s: LockstepSession) => void
 }
@@ -46,12 +48,32 @@ export function scenarioTransport(sc: Scenario): Partial<TransportConfig> {
     return sc.transport ?? {}
 }
 
+/**
+ * The timing model of a run: the option, else the scenario's field, else
+ * $SIM_TIMING (so `SIM_TIMING=hardware npm run campaign` runs the whole
+ * campaign on the board's control path), else "simulator".
+ */
+export function runTiming(sc: Scenario, o: LockstepRunOptions = {}): Timing {
+    const env = process.env.SIM_TIMING
+    if (env !== undefined && env !== "" && !(TIMINGS as readonly string[]).includes(env))
+        throw new Error(`SIM_TIMING=${JSON.stringify(env)}: must be one of ${TIMINGS.join(", ")}`)
+    return o.timing ?? sc.timing ?? ((env || undefined) as Timing | undefined) ?? "simulator"
+}
+
 export async function runLockstep(sc: Scenario, o: LockstepRunOptions = {}): Promise<LockstepRun> {
+    const timing = runTiming(sc, o)
     const seed = o.seed ?? sc.seed ?? 1
     resetWorld(seed)
     const w0 = wallMs()
     const { value: session } = await runVirtual(() =>
-        LockstepSession.open({ seed, transport: scenarioTransport(sc), log: o.log, firmware: o.firmware ?? process.env.SIM_FIRMWARE })
+        LockstepSession.open({
+            seed,
+            transport: scenarioTransport(sc),
+            log: o.log,
+            timing,
+            // SIM_FIRMWARE replaces src/main.ts, not the hardware timing's entry
+            firmware: o.firmware ?? (timing === "hardware" ? undefined : process.env.SIM_FIRMWARE),
+        })
     )
     try {
         o.onSession?.(session)

@@ -17,6 +17,8 @@ import { BENCH_DEVICE_ID, BENCH_LOAD_CELL, FirmwareStart, SimSession } from "../
 import { sleepMs } from "./clock"
 import { DEFAULT_TRANSPORT, Transport, TransportConfig, TransportStats } from "./transport"
 import { LockstepVm } from "./vm"
+import { HwPins } from "./hwpins"
+import type { Timing } from "../harness/scenario"
 
 export interface LockstepOptions {
     /** every random stream of the run derives from it (device ids, VM entropy, transport) */
@@ -27,6 +29,12 @@ export interface LockstepOptions {
     firmware?: string
     /** keep the VM's log lines (dmesg) in memory, last N */
     keepDmesg?: number
+    /**
+     * "simulator" (default): src/main.ts, roles on the bus; "hardware":
+     * src/main_hwsim.ts, the board's control path with the drive's pins
+     * modelled here (./hwpins.ts)
+     */
+    timing?: Timing
 }
 
 /** 16 hex digits from a seed (device ids must not depend on anything else). */
@@ -56,16 +64,20 @@ export class LockstepSession implements SimSession {
     private flash = { data: new Uint8Array(0) }
     private bytecode!: Uint8Array
     private readonly ids: Rng
+    readonly timing: Timing
+    /** hardware timing: the drive's pins of the current VM (undefined on the simulator timing) */
+    hwPins: HwPins | undefined
 
     private constructor(readonly opts: LockstepOptions) {
         this.log = opts.log ?? (() => {})
         this.transportConfig = { ...DEFAULT_TRANSPORT, ...opts.transport }
         this.ids = new Rng(opts.seed ^ 0x3c6ef372)
+        this.timing = opts.timing ?? "simulator"
     }
 
     static async open(opts: LockstepOptions): Promise<LockstepSession> {
         const s = new LockstepSession(opts)
-        s.firmware = ensureFirmware({ quiet: true })
+        s.firmware = ensureFirmware({ quiet: true, entry: s.timing === "hardware" ? "src/main_hwsim.ts" : undefined })
         if (opts.firmware) s.firmware = { ...s.firmware, bytecode: opts.firmware }
         s.bytecode = new Uint8Array(readFileSync(s.firmware.bytecode))
         const services = JSON.parse(readFileSync(s.firmware.services, "utf8"))
@@ -95,6 +107,16 @@ export class LockstepSession implements SimSession {
         const transport = new Transport(this.transportConfig, this.ids.nextUint32(), f => vm?.receive(f), f => bridge.receiveFrameOrPacket(f))
         this.transportStats.push(transport.stats)
         const keep = this.opts.keepDmesg ?? 400
+        // hardware timing: the firmware's pin writes arrive as "#HW ..." log lines (src/hw/bench_io.ts)
+        const pins =
+            this.timing === "hardware"
+                ? new HwPins((enabled, ratio) => {
+                      if (this.hwPins !== pins) return
+                      this.device.motor.enabled.setValues([enabled])
+                      this.device.motor.speed.setValues([ratio])
+                  })
+                : undefined
+        this.hwPins = pins
         let vm: LockstepVm | undefined
         vm = await LockstepVm.start({
             deviceId: this.vmDeviceId,
@@ -103,6 +125,10 @@ export class LockstepSession implements SimSession {
             seed: this.ids.nextUint32(),
             transport,
             log: line => {
+                if (pins) {
+                    const at = line.indexOf("#HW ")
+                    if (at >= 0 && pins.line(line.slice(at + 4))) return
+                }
                 this.dmesg.push(`${(performance.now() / 1000).toFixed(3)} ${line}`)
                 if (this.dmesg.length > keep) this.dmesg.splice(0, this.dmesg.length - keep)
             },
@@ -147,6 +173,7 @@ export class LockstepSession implements SimSession {
 
     /** The MCU resets: the stepper driver's enable line is released. */
     powerLossDrive() {
+        this.hwPins?.reset()
         this.device.motor.enabled.setValues([false])
         this.device.motor.speed.setValues([0])
     }
