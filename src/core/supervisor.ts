@@ -157,6 +157,8 @@ export class Supervisor {
     private occ = new OcclusionDetector()
     /** PRS-3 (per volume): the start's pressurisation has levelled off */
     private occSettled = false
+    /** PRS-3: the set flow the pressurisation began with, mL/min */
+    private occFlow = 0
     private leak = new LeakSignature()
     leakDrop = 0
     private stableSinceMs = -1
@@ -422,8 +424,11 @@ export class Supervisor {
             this.occSettled = true
         // the rise-rate test arms on the same levelled pressure
         if (this.stableSinceMs >= 0 && !this.riseSettled && this.occSettled) this.riseSettled = true
+        // ... and before it has levelled: a per-volume slope climbing back past its
+        // peak (rate.ts reRise; set flow unchanged since the start)
+        const reRise = !this.occSettled && this.occ.reRise && this.occFlow === this.flowMlPerMin
         this.view.blockage =
-            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded)
+            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded) || reRise
         this.leakDrop = this.leak.add(now, p)
         // PRS-2: stop where the pressure will be when the stop takes effect (one
         // sample + the command's way to the drive), like the cap's lookahead
@@ -592,6 +597,7 @@ export class Supervisor {
         this.rate.reset()
         this.occ.reset()
         this.occSettled = false
+        this.occFlow = this.flowMlPerMin
         this.leak.reset()
         this.leakDrop = 0
         this.view.blockage = false
@@ -833,7 +839,9 @@ export class Supervisor {
         if (forward || blind || d.stalled || releasedUnmoved) {
             d.mode = Motion.Off
             this.estopDecomp = false
-            this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 1) // µL; b = 1: cut short
+            // µL; b: why it was cut short (1 forward, 2 no force/encoder, 3 the drive did not follow, 4 released unmoved)
+            const why = forward ? 1 : blind ? 2 : d.stalled ? 3 : 4
+            this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, why)
         }
     }
 
