@@ -275,9 +275,10 @@ export class OcclusionDetector {
      * sets f to 0, and the slope climbs back to 1 / S'(P), above the peak,
      * since the gas is stiffer at the higher pressure. Before the peak an
      * occlusion cannot be told from a cement whose steady pressure is above
-     * the limit (both follow the gas curve; PRS-2 stops both).
+     * the limit (both follow the gas curve; PRS-2 stops both). `floorPa`:
+     * windows starting below it do not count towards the peak.
      */
-    private judgeReRise(p: number, volumeMl: number, limitPaPerMl: number, minRisePa: number) {
+    private judgeReRise(p: number, volumeMl: number, limitPaPerMl: number, minRisePa: number, floorPa: number) {
         this.reRise = false
         this.windowPaPerMl = 0
         let back = RERISE_MIN_SLOTS
@@ -293,6 +294,10 @@ export class OcclusionDetector {
             this.reRise = k > this.risePeakPaPerMl && dp > minRisePa
             return
         }
+        // the peak counts only on windows starting above floorPa: the seal's
+        // friction changing as the plunger starts (or reverses after a
+        // decompression) makes a step in the measured pressure, a false early peak
+        if (this.ps[j] < floorPa) return
         if (k > this.risePeakPaPerMl) this.risePeakPaPerMl = k
         if (this.risePeakPaPerMl > limitPaPerMl && k < RERISE_PAST_FRACTION * this.risePeakPaPerMl) this.riseBelow++
         else this.riseBelow = 0
@@ -314,7 +319,7 @@ export class OcclusionDetector {
      * exceeds `minRisePa` and `limitPaPerMl` per mL delivered meanwhile, on
      * spans that lie wholly after the pressure levelled off.
      */
-    add(tMs: number, pressurePa: number, volumeMl: number, limitPaPerMl: number, minRisePa: number): boolean {
+    add(tMs: number, pressurePa: number, volumeMl: number, limitPaPerMl: number, minRisePa: number, floorPa: number): boolean {
         if (this.slotStartMs < 0) this.slotStartMs = tMs
         this.accP += pressurePa
         this.accN++
@@ -341,7 +346,7 @@ export class OcclusionDetector {
         }
         if (level) this.levelledFor++
         else this.levelledFor = 0
-        this.judgeReRise(p, volumeMl, limitPaPerMl, minRisePa)
+        this.judgeReRise(p, volumeMl, limitPaPerMl, minRisePa, floorPa)
         if (this.sinceLevel >= 0) this.sinceLevel++
         else if (this.levelledFor > 0) this.sinceLevel = 0
         // spans of 1 and 2 s, each against the creep of the second before it;

@@ -412,7 +412,9 @@ export class Supervisor {
         // PRS-3 per delivered volume (slow rises: low flow, high compliance)
         const minRisePa = Math.max(0.02e6, 8 * OcclusionDetector.slotNoisePa(sigmaPa))
         const plungerMl = this.enc.count * this.mlPerCount()
-        const occluded = this.occ.add(now, p, plungerMl, this.cfg.occlusionPaPerMl, minRisePa)
+        // (the re-rise test's floor: 4 x the seal friction's pressure, >= 0.1 MPa)
+        const floorPa = Math.max(0.1e6, (4 * s.frictionN) / (plungerAreaMm2(s.boreMm) * 1e-6))
+        const occluded = this.occ.add(now, p, plungerMl, this.cfg.occlusionPaPerMl, minRisePa, floorPa)
         // armed after a start once the pressurisation has levelled off (rate.ts
         // levelled(): entrained air makes a per-second test arm too early)
         if (
