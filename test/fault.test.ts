@@ -1,5 +1,5 @@
 import { describe, test } from "@devicescript/test"
-import { EventKind, Motion, Op, Reason, Reject, Source, State, Supervisor, levelIndex } from "../src/core"
+import { EventKind, Motion, Op, Reason, Reject, Source, State, Supervisor, levelIndex, worstStoredMl } from "../src/core"
 import { Rig, SAMPLE_MS } from "./lib/rig"
 import { atMost, eq, near, ok, figure, atLeast } from "./lib/assert"
 
@@ -23,18 +23,20 @@ describe("FAULT safe behaviour", () => {
         figure("FAULT-1 stale detection after last sample", tripMs, "ms")
     })
 
-    test("FAULT-1: without force sensing the drive retracts at most 0.1 mL (encoder-bounded), then is disabled", async () => {
+    test("FAULT-1: without force sensing the drive retracts at most the worst stored volume at the last pressure (5 % air, <= 0.3 mL; encoder-bounded), then is disabled", async () => {
         const r = new Rig()
         await r.startInjecting("C2", 3)
         await r.run(5000)
         const before = r.plungerMl()
+        const cfg = r.sup.cfg
+        const bound = Math.min(cfg.retractMaxMl, Math.max(cfg.blindRetractMl, worstStoredMl(r.sup.pressurePa(), r.sup.syringeLeftMl())))
         r.sampling = false
         await r.run(2000)
         eq(r.sup.state, State.Fault, "fault")
         eq(r.sup.reason, Reason.SensorStale, "stale")
         eq(r.last.enabled, false, "driver disabled after the blind retraction")
         const back = before - r.plungerMl()
-        ok(back > 0.05 && back <= 0.1 + 0.01, `retracted ${back} mL (0.1 mL blind limit)`)
+        ok(back > 0.05 && back <= bound + 0.01, `retracted ${back} mL (blind limit ${bound} mL)`)
     })
 
     test("FAULT-1: NaN and saturated samples -> fault(sensor) in the same step", async () => {

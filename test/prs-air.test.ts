@@ -1,6 +1,7 @@
 import { describe, test } from "@devicescript/test"
-import { DRIVE_MAX_PLUNGER_MM_PER_S, EventKind, MotorCommand, Op, Reason, State } from "../src/core"
-import { Plant, Rig } from "./lib/rig"
+import { EventKind, Op, Reason, State } from "../src/core"
+import { Rig } from "./lib/rig"
+import { AirPlant, airRig } from "./lib/air"
 import { atMost, eq, figure, ok } from "./lib/assert"
 
 // PRS-3 with entrained air (issue 12, SIM-6): hand-mixed cement holds a few
@@ -8,56 +9,6 @@ import { atMost, eq, figure, ok } from "./lib/assert"
 // soft at low pressure, stiffening as it is compressed. A pressurisation from
 // rest then starts with almost no rise and steepens, as an occlusion does;
 // the checks must neither trip on it nor miss an occlusion once it levels.
-
-const PA_ATM = 101325
-
-/** The rig's plant with air in the cement: the chamber's stored volume follows Boyle's law. */
-class AirPlant extends Plant {
-    /** air volume at atmospheric pressure, mL (5 % of 10 mL) */
-    airMl = 0.5
-    /** plunger volume not yet out of the needle, mL */
-    storedMl = 0
-    /** needle resistance grows by this fraction per second (curing) */
-    creepPerS = 0
-
-    /** Gauge pressure at which the chamber stores storedMl (root of C P^2 + (C pa + V0 - y) P - y pa = 0). */
-    pressureFor(yMl: number): number {
-        const c = this.complianceMlPerPa
-        const b = c * PA_ATM + this.airMl - yMl
-        const disc = Math.sqrt(b * b + 4 * c * yMl * PA_ATM)
-        return b > 0 ? (2 * yMl * PA_ATM) / (b + disc) : (-b + disc) / (2 * c)
-    }
-
-    override advance(dtMs: number, cmd: MotorCommand) {
-        const dtS = dtMs / 1000
-        let v = 0
-        if (cmd.enabled && !this.stuck) v = cmd.speedRatio * DRIVE_MAX_PLUNGER_MM_PER_S * this.slip
-        this.velMmPerS = v
-        this.posMm += v * dtS
-        const qIn = (v * this.areaMm2()) / 1000
-        this.resistance *= 1 + this.creepPerS * dtS
-        const n = 8
-        const h = dtS / n
-        for (let i = 0; i < n; ++i) {
-            const qOut = this.pressurePa > 0 ? this.pressurePa / this.resistance : 0
-            this.storedMl += (qIn - qOut) * h
-            if (this.storedMl < 0) this.storedMl = 0
-            this.pressurePa = this.pressureFor(this.storedMl)
-            this.injectedMl += qOut * h
-        }
-    }
-}
-
-/** A rig whose plant holds `airMl` of air, needle + body giving `steadyPa` at `flow`. */
-function airRig(airMl: number, flow: number, steadyPa: number): Rig {
-    const r = new Rig()
-    const p = new AirPlant()
-    p.airMl = airMl
-    p.resistance = steadyPa / (flow / 60)
-    p.noiseN = 0.87 // uniform +/-0.87 N: sigma 0.5 N
-    r.plant = p
-    return r
-}
 
 /** Injects from rest until the stored volume has levelled (needle flow within 5 % of the set flow: curing keeps it growing slowly) + 5 s. */
 async function pressurise(r: Rig, flow: number): Promise<number> {

@@ -13,6 +13,25 @@ export const SILENT_ENCODER_ML = 0.01
 /** FLOW-2: the longest gap between encoder reports the silent check tolerates, ms */
 export const ENCODER_BURST_MS = 100
 
+/**
+ * FAULT-1 blind decompression (no force to measure): the volume the cement
+ * system stores at the last valid pressure, taken as the worst the model
+ * covers (SIM-6: up to 5 % entrained air, an isothermal gas, plus the
+ * syringe's own 0.02 mL/MPa). At 5 % of 10 mL and 1.56 MPa that is 0.50 mL,
+ * at the 3.5 MPa limit 0.56 mL; without air a retraction past the stored
+ * volume only pulls the chamber below ambient (the cement column holds it).
+ */
+export const BLIND_AIR_FRACTION = 0.05
+export const BLIND_SYRINGE_ML_PER_MPA = 0.02
+const PA_ATM = 101325
+
+/** Stored volume at gauge pressure pressurePa with BLIND_AIR_FRACTION of cementMl as air, mL. */
+export function worstStoredMl(pressurePa: number, cementMl: number): number {
+    const p = pressurePa > 0 ? pressurePa : 0
+    const v = cementMl > 0 ? cementMl : 0
+    return (BLIND_SYRINGE_ML_PER_MPA * p) / 1e6 + (BLIND_AIR_FRACTION * v * p) / (PA_ATM + p)
+}
+
 export const enum Motion {
     Off = 0, // driver disabled
     Advance = 1, // forward at the ramped set flow (takes up slack first)
@@ -35,6 +54,8 @@ export class Drive {
     retractedMl = 0
     retractUsesForce = true
     prePauseForceN = 0
+    /** FAULT-1: a blind retraction (no force) stops after this much, mL */
+    blindMl = 0
     // FLOW-2: cumulative commanded vs encoder travel since the drive was enabled in this direction
     cmdTravelMl = 0
     encTravelMl = 0

@@ -181,6 +181,21 @@ export const LEVEL_RISE_PER_S = 0.05
 export const LEVEL_PAST_PEAK_FRACTION = 0.5
 /** PRS-3 levelled: for this many consecutive 100 ms judgements (noise cannot arm it with one lucky slot) */
 export const LEVEL_HOLD = 5
+/**
+ * PRS-3 during the pressurisation: the per-volume slope is judged over the
+ * last slots that together carry at least this much plunger volume, mL (at
+ * 0.5 mL/min 1.8 s; one slot's mean noise, 0.6 kPa at 20 mL, is then < 0.1
+ * MPa/mL of slope, against peaks of 2-40 MPa/mL)
+ */
+export const RERISE_WINDOW_ML = 0.015
+/** ... and over at least this many slots */
+export const RERISE_MIN_SLOTS = 3
+/**
+ * ... past its peak: this many consecutive judgements below RERISE_PAST_FRACTION
+ * of it (the needle then carries ~70 % of the flow or more)
+ */
+export const RERISE_PAST_HOLD = 3
+export const RERISE_PAST_FRACTION = 0.75
 
 export class OcclusionDetector {
     private ps: number[] = []
@@ -200,6 +215,18 @@ export class OcclusionDetector {
     private sinceLevel = -1
     /** the largest 1 s pressure per mL since reset, Pa/mL */
     private peakPaPerMl = 0
+    // PRS-3 during the pressurisation (reRise)
+    /** the per-volume slope over the last RERISE_WINDOW_ML, Pa/mL (0 before enough volume) */
+    windowPaPerMl = 0
+    private risePeakPaPerMl = 0
+    private riseBelow = 0
+    private risePast = false
+    /**
+     * PRS-3 during the pressurisation: the per-volume slope had passed its peak
+     * (the needle had begun to carry the flow) and has climbed back above that
+     * peak. Set per slot.
+     */
+    reRise = false
 
     constructor() {
         for (let i = 0; i < OCC_SLOTS; ++i) {
@@ -219,6 +246,11 @@ export class OcclusionDetector {
         this.levelledFor = 0
         this.sinceLevel = -1
         this.peakPaPerMl = 0
+        this.windowPaPerMl = 0
+        this.risePeakPaPerMl = 0
+        this.riseBelow = 0
+        this.risePast = false
+        this.reRise = false
     }
 
     /**
@@ -232,6 +264,44 @@ export class OcclusionDetector {
      */
     levelled(): boolean {
         return this.levelledFor >= LEVEL_HOLD
+    }
+
+    /**
+     * PRS-3 during the pressurisation, before the pressure has levelled. The
+     * plunger's volume either compresses the cement and its air or leaves
+     * through the needle: dP/dV = (1 - f) / S'(P), f the needle's share of
+     * the flow. As the gas stiffens the slope climbs; as the needle takes
+     * over (f -> 1) it falls: a normal start passes one peak. An occlusion
+     * sets f to 0, and the slope climbs back to 1 / S'(P), above the peak,
+     * since the gas is stiffer at the higher pressure. Before the peak an
+     * occlusion cannot be told from a cement whose steady pressure is above
+     * the limit (both follow the gas curve; PRS-2 stops both). `floorPa`:
+     * windows starting below it do not count towards the peak.
+     */
+    private judgeReRise(p: number, volumeMl: number, limitPaPerMl: number, minRisePa: number, floorPa: number) {
+        this.reRise = false
+        this.windowPaPerMl = 0
+        let back = RERISE_MIN_SLOTS
+        while (back < this.filled - 1 && volumeMl - this.vs[this.at(back)] < RERISE_WINDOW_ML) back++
+        if (back >= this.filled) return
+        const j = this.at(back)
+        const dv = volumeMl - this.vs[j]
+        if (dv < RERISE_WINDOW_ML) return
+        const dp = p - this.ps[j]
+        const k = dp / dv
+        this.windowPaPerMl = k
+        if (this.risePast) {
+            this.reRise = k > this.risePeakPaPerMl && dp > minRisePa
+            return
+        }
+        // the peak counts only on windows starting above floorPa: the seal's
+        // friction changing as the plunger starts (or reverses after a
+        // decompression) makes a step in the measured pressure, a false early peak
+        if (this.ps[j] < floorPa) return
+        if (k > this.risePeakPaPerMl) this.risePeakPaPerMl = k
+        if (this.risePeakPaPerMl > limitPaPerMl && k < RERISE_PAST_FRACTION * this.risePeakPaPerMl) this.riseBelow++
+        else this.riseBelow = 0
+        if (this.riseBelow >= RERISE_PAST_HOLD) this.risePast = true
     }
 
     /** Mean pressure of one slot is this noisy for a per-sample sigma (samples per slot at 80 Hz). */
@@ -249,7 +319,7 @@ export class OcclusionDetector {
      * exceeds `minRisePa` and `limitPaPerMl` per mL delivered meanwhile, on
      * spans that lie wholly after the pressure levelled off.
      */
-    add(tMs: number, pressurePa: number, volumeMl: number, limitPaPerMl: number, minRisePa: number): boolean {
+    add(tMs: number, pressurePa: number, volumeMl: number, limitPaPerMl: number, minRisePa: number, floorPa: number): boolean {
         if (this.slotStartMs < 0) this.slotStartMs = tMs
         this.accP += pressurePa
         this.accN++
@@ -276,6 +346,7 @@ export class OcclusionDetector {
         }
         if (level) this.levelledFor++
         else this.levelledFor = 0
+        this.judgeReRise(p, volumeMl, limitPaPerMl, minRisePa, floorPa)
         if (this.sinceLevel >= 0) this.sinceLevel++
         else if (this.levelledFor > 0) this.sinceLevel = 0
         // spans of 1 and 2 s, each against the creep of the second before it;

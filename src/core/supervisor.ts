@@ -38,7 +38,7 @@ import { Failsafe } from "./failsafe"
 import { Check, CHECKS, CheckView, conditions } from "./checks"
 import { LoadCellSense, SampleStatus } from "./loadcell"
 import { EncoderSense } from "./encoder"
-import { Drive, Motion } from "./motion"
+import { Drive, Motion, worstStoredMl } from "./motion"
 import { LevelBook, LevelState } from "./session"
 import { Desk, execute, needsConfirm, validate } from "./commands"
 import { CalibrationSnapshot, restoreSnapshot, Snapshot, takeSnapshot } from "./snapshot"
@@ -76,6 +76,9 @@ export interface IncrementInfo {
     /** the level's delivered volume at rest, mL */
     totalMl: number
 }
+
+/** FAULT-3: forward travel after an e-stop that ends its decompression for good, mL */
+export const ESTOP_FORWARD_ML = 0.02
 
 /** The load-cell sample period the PRS-3 noise filter assumes, ms (80 Hz). */
 const SAMPLE_PERIOD_MS = 12.5
@@ -138,6 +141,13 @@ export class Supervisor {
 
     // inputs of the last step
     estop = false
+    /**
+     * FAULT-3 / LEAK-2: the e-stop's decompression is running: backward only,
+     * by measured force, ended for good by anything it cannot vouch for
+     */
+    estopDecomp = false
+    /** net encoder travel since the e-stop's decompression began, mL (forward +) */
+    private estopNetMl = 0
     estopPresent = true
     encoderPresent = false
     private pedalDown = false
@@ -149,6 +159,8 @@ export class Supervisor {
     private occ = new OcclusionDetector()
     /** PRS-3 (per volume): the start's pressurisation has levelled off */
     private occSettled = false
+    /** PRS-3: the set flow the pressurisation began with, mL/min */
+    private occFlow = 0
     private leak = new LeakSignature()
     leakDrop = 0
     private stableSinceMs = -1
@@ -359,6 +371,7 @@ export class Supervisor {
         if (wasValid && this.enc.valid && !this.enc.jumped) this.drive.judgeStall(this.cfg, dtMs, this.enc.stepMl, mlc)
         else this.drive.stalled = false
         if (this.enc.valid && this.drive.mode === Motion.Retract) this.drive.retractedMl -= this.enc.stepMl
+        if (this.estopDecomp) this.estopNetMl += this.enc.stepMl
         // FLOW-5: plunger travel in the mounted syringe (not while it is being exchanged)
         if (!this.exchangeDue) this.travelMl += this.enc.stepMl
         // measured flow over 200 ms windows; FLOW-1 trim at steady set flow
@@ -408,7 +421,9 @@ export class Supervisor {
         // PRS-3 per delivered volume (slow rises: low flow, high compliance)
         const minRisePa = Math.max(0.02e6, 8 * OcclusionDetector.slotNoisePa(sigmaPa))
         const plungerMl = this.enc.count * this.mlPerCount()
-        const occluded = this.occ.add(now, p, plungerMl, this.cfg.occlusionPaPerMl, minRisePa)
+        // (the re-rise test's floor: 4 x the seal friction's pressure, >= 0.1 MPa)
+        const floorPa = Math.max(0.1e6, (4 * s.frictionN) / (plungerAreaMm2(s.boreMm) * 1e-6))
+        const occluded = this.occ.add(now, p, plungerMl, this.cfg.occlusionPaPerMl, minRisePa, floorPa)
         // armed after a start once the pressurisation has levelled off (rate.ts
         // levelled(): entrained air makes a per-second test arm too early)
         if (
@@ -420,8 +435,11 @@ export class Supervisor {
             this.occSettled = true
         // the rise-rate test arms on the same levelled pressure
         if (this.stableSinceMs >= 0 && !this.riseSettled && this.occSettled) this.riseSettled = true
+        // ... and before it has levelled: a per-volume slope climbing back past its
+        // peak (rate.ts reRise; set flow unchanged since the start)
+        const reRise = !this.occSettled && this.occ.reRise && this.occFlow === this.flowMlPerMin
         this.view.blockage =
-            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded)
+            ((this.riseArmed || resumeArmed) && above >= this.cfg.riseSamples) || (this.occSettled && occluded) || reRise
         this.leakDrop = this.leak.add(now, p)
         // PRS-2: stop where the pressure will be when the stop takes effect (one
         // sample + the command's way to the drive), like the cap's lookahead
@@ -592,6 +610,7 @@ export class Supervisor {
         this.rate.reset()
         this.occ.reset()
         this.occSettled = false
+        this.occFlow = this.flowMlPerMin
         this.leak.reset()
         this.leakDrop = 0
         this.view.blockage = false
@@ -599,6 +618,11 @@ export class Supervisor {
 
     beginRetract(now: number, useForce: boolean) {
         this.drive.retract(now, this.cell.forceN, useForce)
+        // FAULT-1: without force, take back what the cement would store at the
+        // last valid pressure with the most air the model covers (motion.ts)
+        const p = finite(this.cell.pressurePa) && this.cell.status === SampleStatus.Ok ? this.cell.pressurePa : this.cfg.overpressurePa
+        const blind = worstStoredMl(p, this.syringeLeftMl())
+        this.drive.blindMl = Math.min(this.cfg.retractMaxMl, Math.max(this.cfg.blindRetractMl, blind))
         this.enc.beginRetraction()
         this.riseArmed = false
         this.stableSinceMs = -1
@@ -645,7 +669,24 @@ export class Supervisor {
             wasMoving &&
             (reason === Reason.SensorStale || reason === Reason.SensorNaN || reason === Reason.SensorSaturated || reason === Reason.SensorLow)
         if (blind) this.beginRetract(now, false)
-        else this.drive.mode = Motion.Off
+        else if (reason === Reason.Estop && wasMoving && this.canDecompressOnEstop(now)) {
+            // FAULT-3: the drive is disabled in this step (motion.ts: an advance's
+            // end always disables it for stopBrakeMs) and never advances again
+            // until a local reset; LEAK-2: then it retracts until the force falls
+            // below 10 % of its value now, so the volume stored in compressed air
+            // does not drain into the patient (5 % air: ~0.09 mL in 10 s)
+            if (this.drive.mode === Motion.Advance) this.beginRetract(now, true)
+            this.estopDecomp = true
+            this.estopNetMl = 0
+        } else this.drive.mode = Motion.Off
+    }
+
+    /** FAULT-3: an e-stop decompression needs a live force and a valid encoder, and a force-measured retraction to continue. */
+    private canDecompressOnEstop(now: number): boolean {
+        const d = this.drive
+        const forceOk = this.cell.ready(now, this.cfg.staleMs) && !this.cell.low
+        const retracting = d.mode === Motion.Advance || (d.mode === Motion.Retract && d.retractUsesForce)
+        return forceOk && this.encoderPresent && this.enc.valid && !this.enc.jumped && retracting
     }
 
     endLevel(now: number, to: State, reason: Reason) {
@@ -750,8 +791,8 @@ export class Supervisor {
             }
         } else if (d.mode === Motion.Retract) {
             const relieved = d.retractUsesForce && this.cell.forceN < cfg.retractForceFraction * d.prePauseForceN
-            // without force sensing, retract only the short blind volume
-            const limitMl = d.retractUsesForce ? cfg.retractMaxMl : Math.min(cfg.retractMaxMl, cfg.blindRetractMl)
+            // without force sensing, retract only the blind volume (beginRetract)
+            const limitMl = d.retractUsesForce ? cfg.retractMaxMl : d.blindMl
             const speed = Math.min(cfg.retractMlPerMin, this.maxRetractMlPerMin())
             const maxMs = (cfg.retractMaxMl / speed) * 60000 * 2 + 500
             if (relieved || d.retractedMl >= limitMl || now - d.retractStartMs > maxMs) {
@@ -763,13 +804,19 @@ export class Supervisor {
                 this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, 0) // µL
             }
         }
+        const stop = this.estop || !this.estopPresent
+        if (this.estopDecomp) this.judgeEstopDecomp(now, stop)
+        // FAULT-3: with the e-stop down nothing but its own decompression moves (a
+        // retraction of another cause is not resumed when it is released)
+        else if (stop && d.moving()) d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
         if (this.incDue && !d.moving()) this.closeIncrement(now)
         if (this.recordDue && !d.moving()) this.closeRecord(now)
-        const stop = this.estop || !this.estopPresent
         const mlPerMm = this.mlPerCount() * cfg.encoderCountsPerMm
         // the drive's speed limit for the way it moves (FLOW-2: per syringe on hardware)
         const maxFlow = d.mode === Motion.Retract ? this.maxRetractMlPerMin() : this.maxFlowMlPerMin()
-        const m = d.command(cfg, dtMs, this.flowMlPerMin, maxFlow, mlPerMm, stop)
+        // the e-stop's own decompression alone runs with the e-stop down: backward only
+        const decompressing = this.estopDecomp && d.mode === Motion.Retract
+        const m = d.command(cfg, dtMs, this.flowMlPerMin, maxFlow, mlPerMm, stop && !decompressing)
         if (d.mode === Motion.Advance && !stop) {
             if (d.atSetFlow(this.flowMlPerMin, this.maxFlowMlPerMin()) && !this.takingUp) {
                 if (this.stableSinceMs < 0) this.stableSinceMs = now
@@ -781,6 +828,34 @@ export class Supervisor {
         }
         if (!m.enabled && d.mode !== Motion.Advance) this.riseArmed = false
         if (this.deliveredMl() - this.lastPersistMl >= cfg.persistEveryMl) this.persistDue = true
+    }
+
+    /**
+     * FAULT-3: the e-stop's decompression ends for good (the drive off until a
+     * local reset) when it is done, or at once when the encoder sees the plunger
+     * go forward (> ESTOP_FORWARD_ML) or the drive not follow (FLOW-2; e.g. the e-stop's contact cuts
+     * the driver's enable in hardware), when the force can no longer be measured,
+     * or when the e-stop is released before the plunger was seen to retract at
+     * all: releasing an e-stop never starts motion.
+     */
+    private judgeEstopDecomp(now: number, stop: boolean) {
+        const d = this.drive
+        if (d.mode !== Motion.Retract) {
+            this.estopDecomp = false
+            return
+        }
+        // forward: more than the stop's own coasting (the drive's last advancing
+        // command still on its way: <= 0.01 mL at 6 mL/min) plus a count
+        const forward = this.estopNetMl > ESTOP_FORWARD_ML
+        const blind = !this.cell.ready(now, this.cfg.staleMs) || !this.enc.valid || !this.encoderPresent
+        const releasedUnmoved = !stop && d.retractedMl <= 0
+        if (forward || blind || d.stalled || releasedUnmoved) {
+            d.mode = Motion.Off
+            this.estopDecomp = false
+            // µL; b: why it was cut short (1 forward, 2 no force/encoder, 3 the drive did not follow, 4 released unmoved)
+            const why = forward ? 1 : blind ? 2 : d.stalled ? 3 : 4
+            this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, why)
+        }
     }
 
     private output(now: number): StepOutput {
