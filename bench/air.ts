@@ -166,9 +166,7 @@ export function makeJobs(airs: number[], runs: number, sections: string[], libra
                     } else if (trigger === "pause") acts.push({ atS: tS, do: "pause" })
                     else if (trigger === "blockage") o.blockage = { atS: tS, factor: 1e4 }
                     // a latching mushroom e-stop (docs/hardware.md) stays down until it is
-                    // twisted out: held 2 s (the firmware abandons a decompression it has
-                    // not seen move when the e-stop is released, and the bus takes up to
-                    // ~0.25 s to carry the retraction to the drive and its counts back)
+                    // twisted out: held 2 s
                     else if (trigger === "estop") acts.push({ atS: tS, do: "estop", holdS: 2 })
                     else if (trigger === "loadCellStale") o.faults = [{ atS: tS, kind: "loadCellStale", forS: 0.3 }]
                     else if (trigger === "overpressure") {

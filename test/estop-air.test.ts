@@ -5,10 +5,13 @@ import { AirPlant, airRig } from "./lib/air"
 import { atMost, eq, figure, ok } from "./lib/assert"
 
 // Stops with entrained air (issue 12, SIM-6): 5 % air in 10 mL of cement
-// stores ~0.5 mL at 1.5 MPa. A stop that only disables the drive leaves that
-// volume to drain through the needle into the patient (the bench measured
-// 0.087 mL in 10 s after an e-stop at 5 % air, LEAK-2 allows 0.05 mL). The
-// cement here is shear-thinning (n = 0.5), as in the bench's v2 physics.
+// stores ~0.5 mL at 1.5 MPa. The e-stop (FAULT-3) disables the driver and
+// keeps it disabled until a local reset: it does not decompress, because that
+// would re-enable the driver the e-stop cut (on the board its contact cuts the
+// enable line). The volume the air stores then drains through the needle; that
+// afterflow is measured here, not bounded by LEAK-2 (the pause's figure: the
+// leak pedal decompresses). The cement here is shear-thinning (n = 0.5), as in
+// the bench's v2 physics.
 
 const FLOW = 3
 const STEADY_PA = 1.5e6
@@ -60,18 +63,18 @@ async function estopFor(r: Rig, holdMs: number, ms: number, label: string): Prom
     eq(r.sup.state, State.Fault, `${label}: fault`)
     eq(r.sup.reason, Reason.Estop, `${label}: reason`)
     const t0 = r.tMs
-    let maxFlow = 0
-    let minPlungerMl = plunger0
+    let enabledSteps = 0
+    let maxMoveMl = 0
     await r.run(ms, () => {
         if (r.tMs - t0 >= holdMs) r.estop = false
-        if (r.last.flowMlPerMin > maxFlow) maxFlow = r.last.flowMlPerMin
-        if (r.plungerMl() < minPlungerMl) minPlungerMl = r.plungerMl()
+        if (r.last.enabled) enabledSteps++
+        const move = Math.abs(r.plungerMl() - plunger0)
+        if (move > maxMoveMl) maxMoveMl = move
         return false
     })
-    eq(maxFlow, 0, `${label}: no forward command after the e-stop`)
-    eq(r.last.enabled, false, `${label}: driver off at the end (latched until a local reset)`)
+    eq(enabledSteps, 0, `${label}: the driver is never enabled again after the e-stop (latched)`)
+    atMost(maxMoveMl, 0.001, `${label}: the plunger does not move, mL`)
     eq(r.sup.state, State.Fault, `${label}: still latched`)
-    figure(`FAULT-3 e-stop with 5 % air (${label}): plunger retracted`, plunger0 - minPlungerMl, "mL")
     return p.injectedMl - injected0
 }
 
@@ -80,22 +83,20 @@ async function estopCase(holdMs: number, label: string) {
     await steady(r)
     const alone = await drainAlone(r.plant as AirPlant, 10000)
     const after = await estopFor(r, holdMs, 10000, label)
-    eq(r.countEvents(EventKind.Info, Reason.Decompressed), 1, `${label}: one decompression`)
-    atMost(after, 0.05, `${label}: afterflow over 10 s, mL`)
-    figure(`LEAK-2 e-stop with 5 % air (${label}): afterflow over 10 s`, after, "mL")
-    // the rig reproduces the problem: disabling alone lets this much out
-    ok(alone > 0.05, `${label}: without the decompression ${alone} mL would flow in 10 s`)
-    figure("LEAK-2 e-stop with 5 % air, drive disabled only (before): afterflow over 10 s", alone, "mL")
+    eq(r.countEvents(EventKind.Info, Reason.Decompressed), 0, `${label}: no decompression`)
+    // what drains is the stored volume alone: the e-stop adds nothing to it
+    atMost(after, alone + 0.001, `${label}: afterflow over 10 s, mL (the plant left alone: ${alone})`)
+    figure(`FAULT-3 e-stop with 5 % air (${label}): afterflow over 10 s (no decompression)`, after, "mL")
 }
 
 describe("FAULT-3 / LEAK-2: e-stop with entrained air", () => {
-    test("LEAK-2/FAULT-3: an e-stop at 3 mL/min with 5 % air disables the driver in its step, never advances, decompresses by measured force; afterflow over 10 s <= 0.05 mL", async () => {
+    test("FAULT-3: an e-stop at 3 mL/min with 5 % air disables the driver in its step and never enables it again (no decompression) until a local reset; afterflow measured", async () => {
         // held throughout (a latching mushroom) and released after 0.2 s
         await estopCase(10000, "held")
         await estopCase(200, "released after 0.2 s")
     })
 
-    test("FAULT-3: releasing the e-stop never starts motion: a decompression the drive did not follow (enable cut by the e-stop contact) is abandoned", async () => {
+    test("FAULT-3: releasing the e-stop never starts motion, whether the drive's enable was cut by the e-stop contact or not", async () => {
         // released after 0.1 s (before the stall check could tell) and after 1 s (stall seen)
         await releaseUnfollowed(100)
         await releaseUnfollowed(1000)

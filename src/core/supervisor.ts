@@ -77,9 +77,6 @@ export interface IncrementInfo {
     totalMl: number
 }
 
-/** FAULT-3: forward travel after an e-stop that ends its decompression for good, mL */
-export const ESTOP_FORWARD_ML = 0.02
-
 /** The load-cell sample period the PRS-3 noise filter assumes, ms (80 Hz). */
 const SAMPLE_PERIOD_MS = 12.5
 
@@ -141,13 +138,6 @@ export class Supervisor {
 
     // inputs of the last step
     estop = false
-    /**
-     * FAULT-3 / LEAK-2: the e-stop's decompression is running: backward only,
-     * by measured force, ended for good by anything it cannot vouch for
-     */
-    estopDecomp = false
-    /** net encoder travel since the e-stop's decompression began, mL (forward +) */
-    private estopNetMl = 0
     estopPresent = true
     encoderPresent = false
     private pedalDown = false
@@ -371,7 +361,6 @@ export class Supervisor {
         if (wasValid && this.enc.valid && !this.enc.jumped) this.drive.judgeStall(this.cfg, dtMs, this.enc.stepMl, mlc)
         else this.drive.stalled = false
         if (this.enc.valid && this.drive.mode === Motion.Retract) this.drive.retractedMl -= this.enc.stepMl
-        if (this.estopDecomp) this.estopNetMl += this.enc.stepMl
         // FLOW-5: plunger travel in the mounted syringe (not while it is being exchanged)
         if (!this.exchangeDue) this.travelMl += this.enc.stepMl
         // measured flow over 200 ms windows; FLOW-1 trim at steady set flow
@@ -669,24 +658,10 @@ export class Supervisor {
             wasMoving &&
             (reason === Reason.SensorStale || reason === Reason.SensorNaN || reason === Reason.SensorSaturated || reason === Reason.SensorLow)
         if (blind) this.beginRetract(now, false)
-        else if (reason === Reason.Estop && wasMoving && this.canDecompressOnEstop(now)) {
-            // FAULT-3: the drive is disabled in this step (motion.ts: an advance's
-            // end always disables it for stopBrakeMs) and never advances again
-            // until a local reset; LEAK-2: then it retracts until the force falls
-            // below 10 % of its value now, so the volume stored in compressed air
-            // does not drain into the patient (5 % air: ~0.09 mL in 10 s)
-            if (this.drive.mode === Motion.Advance) this.beginRetract(now, true)
-            this.estopDecomp = true
-            this.estopNetMl = 0
-        } else this.drive.mode = Motion.Off
-    }
-
-    /** FAULT-3: an e-stop decompression needs a live force and a valid encoder, and a force-measured retraction to continue. */
-    private canDecompressOnEstop(now: number): boolean {
-        const d = this.drive
-        const forceOk = this.cell.ready(now, this.cfg.staleMs) && !this.cell.low
-        const retracting = d.mode === Motion.Advance || (d.mode === Motion.Retract && d.retractUsesForce)
-        return forceOk && this.encoderPresent && this.enc.valid && !this.enc.jumped && retracting
+        // FAULT-3: an e-stop disables the drive, latched until a local reset; it does
+        // not decompress (that would re-enable the driver the e-stop cut). LEAK-2's
+        // decompression is the pause's: the leak pedal, not the e-stop
+        else this.drive.mode = Motion.Off
     }
 
     endLevel(now: number, to: State, reason: Reason) {
@@ -805,18 +780,15 @@ export class Supervisor {
             }
         }
         const stop = this.estop || !this.estopPresent
-        if (this.estopDecomp) this.judgeEstopDecomp(now, stop)
-        // FAULT-3: with the e-stop down nothing but its own decompression moves (a
-        // retraction of another cause is not resumed when it is released)
-        else if (stop && d.moving()) d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
+        // FAULT-3: with the e-stop down nothing moves (a retraction of another cause
+        // is not resumed when it is released)
+        if (stop && d.moving()) d.mode = this.state === State.Paused ? Motion.Hold : Motion.Off
         if (this.incDue && !d.moving()) this.closeIncrement(now)
         if (this.recordDue && !d.moving()) this.closeRecord(now)
         const mlPerMm = this.mlPerCount() * cfg.encoderCountsPerMm
         // the drive's speed limit for the way it moves (FLOW-2: per syringe on hardware)
         const maxFlow = d.mode === Motion.Retract ? this.maxRetractMlPerMin() : this.maxFlowMlPerMin()
-        // the e-stop's own decompression alone runs with the e-stop down: backward only
-        const decompressing = this.estopDecomp && d.mode === Motion.Retract
-        const m = d.command(cfg, dtMs, this.flowMlPerMin, maxFlow, mlPerMm, stop && !decompressing)
+        const m = d.command(cfg, dtMs, this.flowMlPerMin, maxFlow, mlPerMm, stop)
         if (d.mode === Motion.Advance && !stop) {
             if (d.atSetFlow(this.flowMlPerMin, this.maxFlowMlPerMin()) && !this.takingUp) {
                 if (this.stableSinceMs < 0) this.stableSinceMs = now
@@ -828,34 +800,6 @@ export class Supervisor {
         }
         if (!m.enabled && d.mode !== Motion.Advance) this.riseArmed = false
         if (this.deliveredMl() - this.lastPersistMl >= cfg.persistEveryMl) this.persistDue = true
-    }
-
-    /**
-     * FAULT-3: the e-stop's decompression ends for good (the drive off until a
-     * local reset) when it is done, or at once when the encoder sees the plunger
-     * go forward (> ESTOP_FORWARD_ML) or the drive not follow (FLOW-2; e.g. the e-stop's contact cuts
-     * the driver's enable in hardware), when the force can no longer be measured,
-     * or when the e-stop is released before the plunger was seen to retract at
-     * all: releasing an e-stop never starts motion.
-     */
-    private judgeEstopDecomp(now: number, stop: boolean) {
-        const d = this.drive
-        if (d.mode !== Motion.Retract) {
-            this.estopDecomp = false
-            return
-        }
-        // forward: more than the stop's own coasting (the drive's last advancing
-        // command still on its way: <= 0.01 mL at 6 mL/min) plus a count
-        const forward = this.estopNetMl > ESTOP_FORWARD_ML
-        const blind = !this.cell.ready(now, this.cfg.staleMs) || !this.enc.valid || !this.encoderPresent
-        const releasedUnmoved = !stop && d.retractedMl <= 0
-        if (forward || blind || d.stalled || releasedUnmoved) {
-            d.mode = Motion.Off
-            this.estopDecomp = false
-            // µL; b: why it was cut short (1 forward, 2 no force/encoder, 3 the drive did not follow, 4 released unmoved)
-            const why = forward ? 1 : blind ? 2 : d.stalled ? 3 : 4
-            this.emit(EventKind.Info, now, Reason.Decompressed, Math.round(d.retractedMl * 10000) / 10, why)
-        }
     }
 
     private output(now: number): StepOutput {

@@ -5,7 +5,7 @@
 // state does not change; the cross-check's code is kept for the log.
 import * as ds from "@devicescript/core"
 import { startServer } from "@devicescript/server"
-import { describe, test } from "@devicescript/test"
+import { describe, test } from "../lib/mini_test"
 import { writeSetting } from "@devicescript/settings"
 import { levelIndex, Op, Reject, State, Supervisor } from "../../src/core"
 import { InjectorServer } from "../../src/server"

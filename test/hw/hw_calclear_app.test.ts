@@ -6,7 +6,7 @@
 // calibration (NotCalibrated). A short press does not clear it.
 import * as ds from "@devicescript/core"
 import { startServer } from "@devicescript/server"
-import { describe, test } from "@devicescript/test"
+import { describe, test } from "../lib/mini_test"
 import { readSetting, writeSetting } from "@devicescript/settings"
 import { CAL_GAIN, CAL_TARE, levelIndex, Op, Reject, State, Supervisor } from "../../src/core"
 import { InjectorServer } from "../../src/server"
