@@ -69,6 +69,8 @@ export async function campaign(o: { runs: number; seed: number; workers: number;
                 busy--
                 if (m.kind === "case") {
                     results.push(m.result!)
+                    // a run the bench could not carry out is not a pass: it is reported
+                    if (m.result!.error) errors.push({ seed: m.result!.seed, error: m.result!.error })
                     if (results.length === seeds.length) casesDoneMs = Date.now()
                     if (results.length % 50 === 0) o.log?.(`campaign: ${results.length}/${seeds.length} runs`)
                     for (const inv of Object.keys(m.result!.violations) as InvariantId[])

@@ -276,12 +276,18 @@ export class InjectorLink {
      */
     async sendSeq(seq: number, op: Op, args: number[] = []): Promise<boolean> {
         const fmt = ARG_FORMATS[op]
+        // the command's own fields, whatever a caller (an adversarial burst) offers:
+        // extra values are not sent, missing ones are 0 (jdpack refuses a mismatch,
+        // which silently cost 45 of 200 campaign runs their adversarial bursts)
+        const n = fmt ? fmt.split(" ").length : 0
+        const vals = args.slice(0, n)
+        while (vals.length < n) vals.push(0)
         const srv = this.service
         const dropped = !this.connected || !srv
-        this.sent.push({ tHostMs: performance.now(), op, args, dropped, seq })
+        this.sent.push({ tHostMs: performance.now(), op, args: vals, dropped, seq })
         if (dropped) return false
         // every command starts with the request id
-        const data = jdpack(fmt ? `u32 ${fmt}` : "u32", [seq, ...args])
+        const data = jdpack(fmt ? `u32 ${fmt}` : "u32", [seq, ...vals])
         await srv!.sendPacketAsync(Packet.from(op, data), false)
         return true
     }

@@ -49,7 +49,8 @@ export interface SimSession {
     readonly link: InjectorLink
     readonly log: (m: string) => void
     vmAlive(): boolean
-    startFirmware(opts?: { keepFlash?: boolean; sameDevice?: boolean }): Promise<FirmwareStart>
+    /** `loadCellLive` false: ready without a live force (a restart while the scenario holds the load cell faulted) */
+    startFirmware(opts?: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean }): Promise<FirmwareStart>
     /** kill the firmware like a power loss (the drive's enable line drops) */
     stopFirmware(): Promise<void>
     installRig(config: RigConfig): void
@@ -115,7 +116,7 @@ export class BenchSession implements SimSession {
      * Start the firmware VM (fresh flash unless `keepFlash`), bind its roles
      * to the bench device and wait until it reports with every sensor live.
      */
-    async startFirmware(opts: { keepFlash?: boolean; sameDevice?: boolean } = {}): Promise<FirmwareStart> {
+    async startFirmware(opts: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean } = {}): Promise<FirmwareStart> {
         if (this.vm?.isAlive()) await this.stopFirmware()
         const t0 = performance.now()
         if (!opts.sameDevice || !this.vmDeviceId) this.vmDeviceId = randomBytes(8).toString("hex")
@@ -150,7 +151,7 @@ export class BenchSession implements SimSession {
         // ready: telemetry flowing, e-stop input bound (flag clear), load cell live (force is a number)
         await this.link.waitFor(() => `firmware ready (telemetry with e-stop bound and load cell live); latest: ${JSON.stringify(this.link.latest)}; devices: ${this.bus.devices().map(d => d.deviceId + (d.lost ? "(lost)" : "") + ":" + d.serviceClasses.map(c => c.toString(16)).join("/"))}`, 10000, () => {
             const t = this.link.latest
-            return t && t.tHostMs > since && (t.flags & FLAG_ESTOP) === 0 && t.samples.length > 0 && Number.isFinite(t.samples[t.samples.length - 1].forceN)
+            return t && t.tHostMs > since && (t.flags & FLAG_ESTOP) === 0 && t.samples.length > 0 && (opts.loadCellLive === false || Number.isFinite(t.samples[t.samples.length - 1].forceN))
         })
         return { vmDeviceId: this.vmDeviceId, startMs: performance.now() - t0, binding }
     }

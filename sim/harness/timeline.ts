@@ -289,7 +289,8 @@ export class Timeline {
                 this.link.connected = true
                 break
             case "restart":
-                await this.session.startFirmware({ keepFlash: true, sameDevice: true })
+                // a load cell the scenario still holds faulted gives the restarted firmware no force
+                await this.session.startFirmware({ keepFlash: true, sameDevice: true, loadCellLive: !this.plant.rig.loadCell.faulted() })
                 break
         }
     }

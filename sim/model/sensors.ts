@@ -74,6 +74,11 @@ export class LoadCell {
         this.fault = fault
     }
 
+    /** A fault is injected (the cell does not read live). */
+    faulted(): boolean {
+        return this.fault !== null
+    }
+
     getFault(): LoadCellFault | null {
         return this.fault
     }
