@@ -459,6 +459,8 @@ export class InjectorApp {
         this.sup.persisted()
         this.persistWrites++
         await saveSnapshot(snap)
+        // FAULT-5: a drive held for this write (a start or resume on the board) may go
+        this.sup.runWritten(snap.level.state)
     }
 }
 
@@ -584,7 +586,8 @@ function wireButtons(app: InjectorApp) {
 /** Boot: restore persisted state (never lands in injecting), then run. */
 export async function runInjector(server: InjectorServer, io?: InjectorIO): Promise<InjectorApp> {
     const app = new InjectorApp(server, io ? io : busIO())
-    server.sup.restore(ds.millis(), await loadSnapshot())
+    // FAULT-5: on the board a level stored as injecting ran a segment nothing recorded
+    server.sup.restore(ds.millis(), await loadSnapshot(), app.hw ? true : false)
     // FAULT-9: at boot, before the first step
     app.checkCalibration()
     wire(app)

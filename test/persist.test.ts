@@ -117,4 +117,31 @@ describe("FAULT-5 persistence", () => {
         eq(q.cmd(Op.Arm).reject, Reject.WrongState, "the aborted level cannot be armed again")
         eq(q.sup.state, State.Idle, "idle")
     })
+
+    test("FAULT-5/VOL-7: on the board (nothing written while the drive runs) a level stored as injecting comes back at its cap: the unrecorded segment can never be given twice", async () => {
+        const r = new Rig()
+        await r.startInjecting("C2", 3)
+        await r.run(1500)
+        eq(r.sup.state, State.Injecting, "injecting when stored")
+        const storedMl = r.sup.deliveredMl()
+        // the board writes "injecting" once, before the drive starts; then the power goes
+        await saveSnapshot(r.sup.snapshot(r.tMs))
+        const capMl = r.sup.lvl.capMl
+        // the simulator path writes every 0.05 mL: the stored volume stands
+        const sim = new Rig()
+        sim.sup.restore(sim.tMs, await loadSnapshot(), false)
+        near(sim.sup.deliveredMl(), storedMl, 1e-6, "simulator path: the stored volume, mL")
+        // the board: any volume up to the cap may have gone in since the write
+        const q = new Rig()
+        q.sup.restore(q.tMs, await loadSnapshot(), true)
+        q.step(true)
+        eq(q.sup.state, State.Fault, "fault (restart), never injecting")
+        eq(q.sup.reason, Reason.Restart, "reason restart")
+        near(q.sup.deliveredMl(), capMl, 1e-6, `board: the level at its cap (stored ${storedMl} mL), mL`)
+        q.cmd(Op.ClearFault)
+        q.cmd(Op.SetSyringe, q.sup.syringe)
+        q.sup.confirmPressed(q.tMs)
+        eq(q.cmd(Op.Arm).reject, Reject.CapReached, "arming refused: the level is at its cap until a logged override raises it")
+        figure("FAULT-5 board restart mid-segment: volume counted (cap) vs stored", capMl - storedMl, "mL")
+    })
 })

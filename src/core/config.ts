@@ -82,6 +82,11 @@ export interface Config {
     volumeTolerance: number
     /** FAULT-5 persist the level's volume at least every this many mL */
     persistEveryMl: number
+    /**
+     * FAULT-5 on the board (nothing is written while the drive runs, FAULT-11):
+     * a start or resume holds the drive until "injecting" is written (runWritten)
+     */
+    writeBeforeRun: boolean
     /** VOL-1 encoder counts per mm of plunger travel (drive train) */
     encoderCountsPerMm: number
     /**
@@ -145,6 +150,7 @@ export function defaultConfig(): Config {
         gainTolerance: 0.1,
         volumeTolerance: 0.1,
         persistEveryMl: 0.05,
+        writeBeforeRun: false,
         encoderCountsPerMm: ENCODER_COUNTS_PER_MM,
         maxAdvanceMlPerMinBySyringe: [],
         maxRetractMlPerMinBySyringe: [],

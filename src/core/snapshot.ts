@@ -85,8 +85,13 @@ export function takeSnapshot(s: Supervisor, tMs: number): Snapshot {
  * paused, or faulted mid-level) comes back as fault(restart) with its
  * delivered volume counted; never injecting. Any saved setup means a
  * restart: the syringe must be confirmed locally before arming.
+ *
+ * `segmentUnknown` (the board: nothing is written while the drive runs,
+ * FAULT-11): a level saved as injecting may have delivered any volume up to
+ * its cap since; it comes back at its cap (VOL-7: raising it needs the
+ * logged override), never below what may be in the patient (FAULT-5).
  */
-export function restoreSnapshot(s: Supervisor, tMs: number, cal: CalibrationSnapshot, lvl: LevelSnapshot, setup: SetupSnapshot) {
+export function restoreSnapshot(s: Supervisor, tMs: number, cal: CalibrationSnapshot, lvl: LevelSnapshot, setup: SetupSnapshot, segmentUnknown: boolean = false) {
     if (cal) {
         s.cell.tareKg = cal.tareKg
         s.cell.gain = cal.gain
@@ -121,8 +126,10 @@ export function restoreSnapshot(s: Supervisor, tMs: number, cal: CalibrationSnap
         s.selectLevel(tMs, lvl.level)
         // a stored cap never exceeds the level's override ceiling (VOL-2)
         l.capMl = Math.min(lvl.capMl, LEVELS[lvl.level].ceilingMl)
-        s.enc.deliveredMl = lvl.deliveredMl
-        s.book.totalsMl[lvl.level] = lvl.deliveredMl
+        // FAULT-5 on the board: a segment ran unrecorded; the most it can have given is the cap
+        const ml = segmentUnknown && lvl.state === State.Injecting && lvl.ended !== 1 && l.capMl > lvl.deliveredMl ? l.capMl : lvl.deliveredMl
+        s.enc.deliveredMl = ml
+        s.book.totalsMl[lvl.level] = ml
         if (setup) {
             // cement used in other levels this session
             const other = setup.usedMl - lvl.deliveredMl

@@ -139,6 +139,8 @@ export class Supervisor {
     // inputs of the last step
     estop = false
     estopPresent = true
+    /** FAULT-5 (cfg.writeBeforeRun): a start's drive waits for its write */
+    private runHeld = false
     encoderPresent = false
     private pedalDown = false
     lastHeartbeatMs = 0
@@ -591,7 +593,11 @@ export class Supervisor {
     }
 
     beginAdvance(now: number) {
-        this.drive.advance()
+        // FAULT-5 on the board: the drive starts once "injecting" is stored (runWritten)
+        if (this.cfg.writeBeforeRun) {
+            this.runHeld = true
+            this.drive.mode = Motion.Off
+        } else this.drive.advance()
         this.enc.endRetraction()
         this.stableSinceMs = -1
         this.riseSettled = false
@@ -823,6 +829,14 @@ export class Supervisor {
         return o
     }
 
+    /** A snapshot was written: if it stored "injecting", a drive held for it starts. */
+    runWritten(storedState: State) {
+        // a write taken before the start (still "ready" or "paused") does not count
+        if (!this.runHeld || storedState !== State.Injecting) return
+        this.runHeld = false
+        if (this.state === State.Injecting && this.drive.mode === Motion.Off) this.drive.advance()
+    }
+
     /** Call after persisting a snapshot. */
     persisted() {
         this.persistDue = false
@@ -888,7 +902,8 @@ export class Supervisor {
     }
 
     /** Boot: restore what was saved (any part may be null); never lands in injecting. */
-    restore(tMs: number, snap: Snapshot) {
-        if (snap) restoreSnapshot(this, tMs, snap.cal, snap.level, snap.setup)
+    /** `segmentUnknown`: the platform writes nothing while the drive runs (restoreSnapshot) */
+    restore(tMs: number, snap: Snapshot, segmentUnknown: boolean = false) {
+        if (snap) restoreSnapshot(this, tMs, snap.cal, snap.level, snap.setup, segmentUnknown)
     }
 }

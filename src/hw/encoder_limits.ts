@@ -109,6 +109,7 @@ export const HW_LIMIT_SYRINGES = SYRINGES
  */
 export function applyHardwareLimits(cfg: Config) {
     cfg.encoderCountsPerMm = HW_ENCODER_COUNTS_PER_MM
+    cfg.writeBeforeRun = true
     cfg.maxAdvanceMlPerMinBySyringe = HW_MAX_ADVANCE_ML_PER_MIN.slice(0)
     cfg.maxRetractMlPerMinBySyringe = HW_MAX_RETRACT_ML_PER_MIN.slice(0)
 }

@@ -8,6 +8,7 @@ import { describe, test } from "../lib/mini_test"
 import { levelIndex, Op, Reason, Reject, State } from "../../src/core"
 import { InjectorApp } from "../../src/app"
 import { DRIVE_LEASE_DEFAULT_MS } from "../../src/hw/stepper"
+import { loadSnapshot } from "../../src/persist"
 import { until } from "../lib/sims"
 import { atLeast, atMost, eq, figure, ok } from "../lib/assert"
 import { cmdAndConfirm, drive, en, fake, hw, inj, plant, pwm, result, setLoad, startApp, sup } from "./app_rig"
@@ -62,7 +63,9 @@ describe("hardware app path injecting (src/app.ts InjectorIO.hw)", () => {
         eq(result(24)[5], Reject.Ok, "start accepted")
         await until(() => sup.state === State.Injecting, 2000, "injecting")
         await until(() => en.level === 0 && pwm.untilMs > ds.millis(), 2000, "drive enabled and pulsing")
-        // from here the drive is enabled (the start itself may be written before the enable)
+        // FAULT-5: the start was written before the drive started (nothing is written while it runs)
+        eq((await loadSnapshot()).level.state, State.Injecting, "stored as injecting")
+        // from here the drive is enabled
         const w0 = app.persistWrites
         const s0 = app.samples
         const c0 = fake.conversions
