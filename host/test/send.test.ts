@@ -246,4 +246,24 @@ describe("send against the firmware in the VM", () => {
             await link.stop()
         }
     })
+
+    test("FLOW-5, HOST-3: set-custom-syringe against the firmware: a bore beyond the drive's limits is refused with the allowed range (exit 1); one within waits for the device's confirm, then executes (exit 0)", () => fw.attempt("custom syringe", async () => {
+        await fw.ready()
+        assert.equal((await runCli(["--tcp", fw.tcp, "send", "disarm"])).code, 0)
+        await fw.waitState(State.Idle)
+        const bad = await runCli(["--tcp", fw.tcp, "send", "set-custom-syringe", "40", "5"])
+        assert.equal(bad.code, 1, bad.out + bad.err)
+        assert.match(bad.out + bad.err, /allowed bore: [\d.]+ to [\d.]+ mm/)
+        const p = cli("--tcp", fw.tcp, "send", "set-custom-syringe", "12", "5")
+        await p.waitFor(/press confirm on the device/)
+        await fw.pressConfirm()
+        const r = await p.result()
+        assert.equal(r.code, 0, r.out + r.err)
+        assert.match(r.out, /set-custom-syringe executed/)
+        // back to the 20 mL preset for whatever runs after
+        const q = cli("--tcp", fw.tcp, "send", "set-syringe", "3")
+        await q.waitFor(/press confirm on the device|executed/)
+        await fw.pressConfirm()
+        await q.result()
+    }))
 })
