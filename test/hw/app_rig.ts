@@ -1,4 +1,4 @@
-// The shared rig of the hardware app path tests (hw_app*.test.ts): src/app.ts
+// The shared rig of the hardware app path tests (hw_app*, hw_cal*): src/app.ts
 // with InjectorIO.hw, as src/main_hw.ts runs it, in the VM. A register-level
 // fake NAU7802 feeds the load-cell driver, a fake PWM and EN pin stand for the
 // step output, the core gets the board's limits (applyHardwareLimits), and a

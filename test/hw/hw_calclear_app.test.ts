@@ -5,69 +5,20 @@
 // gain (written to flash); force flows again and arming asks for a fresh
 // calibration (NotCalibrated). A short press does not clear it.
 import * as ds from "@devicescript/core"
-import { startServer } from "@devicescript/server"
 import { describe, test } from "../lib/mini_test"
 import { readSetting, writeSetting } from "@devicescript/settings"
-import { CAL_GAIN, CAL_TARE, levelIndex, Op, Reject, State, Supervisor } from "../../src/core"
-import { InjectorServer } from "../../src/server"
+import { CAL_GAIN, CAL_TARE, levelIndex, Op, Reject, State } from "../../src/core"
 import { CAL_CLEAR_HOLD_MS, runInjector } from "../../src/app"
 import { decodeCalibration, encodeCalibration, KEY_CAL } from "../../src/persist"
-import { startLoadCell } from "../../src/hw/loadcell"
-import { startStepperDrive } from "../../src/hw/stepper_server"
-import { DigitalOutput, StepPulseOutput } from "../../src/hw/stepper"
-import { HardwareLoop } from "../../src/hw/hw_loop"
-import { applyHardwareLimits } from "../../src/hw/encoder_limits"
 import { CALCHECK_OK, CALCHECK_TARE_RANGE } from "../../src/hw/calcheck"
-import { FakeNau7802 } from "./fake_nau7802"
-import { ButtonSim, RotaryEncoderSim, until } from "../lib/sims"
+import { until } from "../lib/sims"
 import { eq, figure, ok } from "../lib/assert"
-
-class FakePwm implements StepPulseOutput {
-    plays = 0
-    ready() {
-        return true
-    }
-    async play(periodUs: number, leaseMs: number) {
-        this.plays++
-    }
-    async stop() {}
-}
-class NullPin implements DigitalOutput {
-    write(level: number) {}
-}
-
-const fake = new FakeNau7802()
-fake.noiseLsb = 3
-fake.logging = false
-const cell = startLoadCell({ capacityKg: 200, sensitivityMvPerV: 2, gain: 128, samplesPerSecond: 80, port: fake, ldoSettleMs: 0 })
-const pwm = new FakePwm()
-const started = startStepperDrive({ step: pwm, dir: new NullPin(), en: new NullPin() })
-const encSrv = new RotaryEncoderSim()
-const encoder = new ds.RotaryEncoder(startServer(encSrv, { roleName: "plungerEncoder" }))
-const estopSrv = new ButtonSim()
-const pedalSrv = new ButtonSim()
-const confirmSrv = new ButtonSim()
-const estop = new ds.Button(startServer(estopSrv, { roleName: "estop" }))
-const leakPedal = new ds.Button(startServer(pedalSrv, { roleName: "leakPedal" }))
-const confirm = new ds.Button(startServer(confirmSrv, { roleName: "confirm" }))
-const hw = new HardwareLoop(cell, started.drive, encoder)
-const sup = new Supervisor()
-applyHardwareLimits(sup.cfg)
-const injSrv = new InjectorServer(sup)
-const inj = new ds.CementInjector(startServer(injSrv, { roleName: "injector" }))
-const results: any[][] = []
-inj.commandResult.subscribe(v => {
-    results.push(v)
-})
-function result(seq: number): any[] {
-    for (let i = results.length - 1; i >= 0; --i) if (results[i][0] === seq) return results[i]
-    return null
-}
+import { cell, pwm, encSrv, confirmSrv, estop, leakPedal, confirm, hw, sup, injSrv, inj, result } from "./app_rig"
 
 describe("FAULT-9: clearing a stored calibration that does not fit the cell", () => {
     test("FAULT-9/BOARD-3: a 5 s hold of the local confirm clears a misfit tare and gain (stored), a short press does not; arming then asks for calibration", async () => {
         await writeSetting(KEY_CAL, encodeCalibration({ tareKg: 30, gain: 1, volumeScale: 1, flags: 7 }))
-        const app = await runInjector(injSrv, { estop, leakPedal, confirm, hw })
+        const app = await runInjector(injSrv, { estop: estop, leakPedal: leakPedal, confirm: confirm, hw: hw }) // (the compiler takes no shorthand for imported names)
         eq(app.calCheckCode, CALCHECK_TARE_RANGE, "boot cross-check: tare out of the cell's window")
         await until(() => inj.isBound && confirm.isBound && estop.isBound, 5000, "roles")
         await encSrv.push()
