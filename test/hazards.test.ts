@@ -16,6 +16,36 @@ async function pausedAt(ml: number): Promise<Rig> {
     return r
 }
 
+/**
+ * VOL-6: paused after 1 mL (the drive's decompression leaves slack), a hand
+ * pulls the plunger back `backMl`, then pushes 0.3 mL forward.
+ */
+async function forfeitCase(backMl: number) {
+    const r = await pausedAt(1.0)
+    const slack = r.sup.enc.slackMl // the drive's own measured decompression
+    atLeast(slack, 0.01, "decompression slack after the pause, mL")
+    const area = r.plant.areaMm2()
+    const before = r.sup.deliveredMl()
+    const pos0 = r.plant.posMm
+    const backMm = (backMl * 1000) / area
+    await r.run(500, () => {
+        r.plant.posMm = Math.max(pos0 - backMm, r.plant.posMm - backMm / 20)
+        return false
+    })
+    const low = r.plant.posMm
+    const fwdMm = (0.3 * 1000) / area
+    await r.run(1500, () => {
+        r.plant.posMm = Math.min(low + fwdMm, r.plant.posMm + fwdMm / 60) // 0.3 mL forward by hand
+        return false
+    })
+    const counted = r.sup.deliveredMl() - before
+    const pushedMl = ((r.plant.posMm - low) * area) / 1000
+    eq(r.sup.state, State.Paused, "still paused")
+    if (backMl < 0.005) near(counted, pushedMl - slack, 0.003, "nudge 0.002 mL: the re-advance takes the slack up first, mL")
+    else near(counted, pushedMl, 0.003, "pulled back 0.05 mL: the whole re-advance counts (slack forfeited), mL")
+    figure(`VOL-6 counted of a 0.3 mL push after pulling back ${backMl} mL (slack ${Math.round(slack * 1e4) / 1e4} mL)`, counted, "mL")
+}
+
 describe("issue 8 hazards", () => {
     test("VOL-6: plunger turned back 2 mL by hand during a hold: the re-advance counts, <= 0.02 mL past a 3.5 mL cap", async () => {
         const r = await pausedAt(3.0)
@@ -79,6 +109,11 @@ describe("issue 8 hazards", () => {
         ok(r.countEvents(EventKind.Alarm, Reason.HandMotion) >= 1, "hand motion alarm")
         eq(r.sup.state, State.Idle, "disarmed at the cap")
         eq(r.cmd(Op.Arm).reject, Reject.CapReached, "arming refused at the cap")
+    })
+
+    test("VOL-6: a hand pulling the plunger back > 0.005 mL in a hold (an exchange nobody declared) forfeits the decompression's slack; a 0.002 mL nudge keeps it", async () => {
+        await forfeitCase(0.002)
+        await forfeitCase(0.05)
     })
 
     test("FAULT-8: a press meant for start never applies a cap override sent meanwhile (Busy)", () => {

@@ -94,10 +94,20 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
     // starts before the transition event arrives). A state read only at tS - GRACE_S
     // missed a short injecting spell the host heard of late (campaign seed 777: start
     // heard at 1.185 s, leak-seen pause at 1.275 s, the drive stopped at 1.2875 s)
+    // A start confirmed on the device just before a restart (the VM killed) may
+    // have run the drive for a few ms whose transition never left the VM: motion
+    // within GRACE_S before the restart, after a confirm press in the 3 GRACE_S
+    // before it, is that spell (campaign seed 1569100071: start confirmed at
+    // 1.39 s, drive on 1.40-1.41 s, 0.3 um, restart at 1.41 s, nothing heard)
+    const restartsS = (sc.faults ?? []).filter(f => f.kind === "restart").map(f => f.atS)
+    const pressesS = run.confirmTimesMs.map(ms => hostS(run, ms))
+    const spellLostInRestart = (tS: number) =>
+        restartsS.some(r => r >= tS && r <= tS + GRACE_S) && pressesS.some(p => p <= tS && p >= tS - GRACE_S * 3)
     const injectingAt = (tS: number) =>
         stateAt(tS) === State.Injecting ||
         stateAt(tS - GRACE_S) === State.Injecting ||
-        trans.some(t => t.to === State.Injecting && t.tS >= tS - GRACE_S && t.tS <= tS + GRACE_S * 3)
+        trans.some(t => t.to === State.Injecting && t.tS >= tS - GRACE_S && t.tS <= tS + GRACE_S * 3) ||
+        spellLostInRestart(tS)
     for (let i = 0; i < series.t.length; i += 5) {
         if (series.vel[i] > 1e-3 && series.t[i] >= 0 && !injectingAt(series.t[i])) {
             // a drive that moves forward while the firmware's state was not injecting for > 100 ms
@@ -140,14 +150,25 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         const mlPerCount = (Math.PI * scenarioBoreMm(sc) ** 2) / 4 / 1000 / ENCODER_COUNTS_PER_MM
         let jumpMl = 0
         for (const f of faults) if (f.kind === "encoderJump") jumpMl += Math.max(0, f.counts ?? 20000) * mlPerCount
-        const over = tol + jumpMl
+        // VOL-6: backward count motion the drive did not make (an encoder reset, a
+        // backward jump) forfeits the drive's slack, so the re-advance over the
+        // decompression counts in full: errs high by at most the largest retraction
+        let forfeitMl = 0
+        if (faults.some(f => f.kind === "encoderReset" || (f.kind === "encoderJump" && (f.counts ?? 0) < 0))) {
+            let hi = series.pushed[i0]
+            for (let i = i0; i <= iHi; i++) {
+                hi = Math.max(hi, series.pushed[i])
+                forfeitMl = Math.max(forfeitMl, hi - series.pushed[i])
+            }
+        }
+        const over = tol + jumpMl + forfeitMl
         if (!(fw - truth <= over && truthLo - fw <= under))
             v.volume = `firmware ${fw.toFixed(4)} mL vs truth ${truthLo === truth ? truth.toFixed(4) : `${truthLo.toFixed(4)}..${truth.toFixed(4)}`} mL at the last telemetry (${rxS.toFixed(3)} s, state ${State[latest.state]})`
     }
 
     // ---- confirm: each start/resume and each cap raise above the preset follows a confirm request for that very command and a press
     const benchModeAt = telemetry.find(t => (t.flags & FLAG_BENCH) !== 0)
-    const presses = run.confirmTimesMs.map(ms => hostS(run, ms))
+    const presses = pressesS
     // a confirm request: the confirm_required event (seq 0) or a "pending" command_result (sequenced)
     const requests = events
         .filter(e => e.type === "confirmRequired" || (e.type === "commandResult" && e.outcome === Outcome.Pending))

@@ -5,8 +5,10 @@
 // the drive itself made by retracting (measured, and never more than the
 // commanded retraction + 0.02 mL): backward motion by any other route (a
 // hand on the plunger during a hold, a backward count step, an encoder reset)
-// earns no credit, so the next advance counts in full. A lost encoder is
-// re-referenced when it comes back, with no credit.
+// earns no credit, so the next advance counts in full; once more than 0.005 mL
+// of it has happened with the drive off, the drive's slack still open is
+// forfeited too. A lost encoder is re-referenced when it comes back, with no
+// credit.
 
 function isInt(v: number): boolean {
     return typeof v === "number" && !isNaN(v) && Math.round(v) === v
@@ -14,6 +16,15 @@ function isInt(v: number): boolean {
 
 /** Slack credit beyond the commanded retraction (backlash), mL (VOL-6). */
 export const SLACK_TOLERANCE_ML = 0.02
+
+/**
+ * Uncredited backward travel with the drive off beyond which the drive's
+ * slack is forfeited, mL (VOL-6): after a hand pulled the plunger back, or an
+ * exchange nobody declared, where the cement column stands is unknown, so the
+ * next advance counts in full (errs high). VOL-1's accuracy: well above an
+ * encoder's one-count jitter (0.24 uL on 20 mL).
+ */
+export const OFF_BACK_FORFEIT_ML = 0.005
 
 export class EncoderSense {
     valid = false
@@ -38,6 +49,8 @@ export class EncoderSense {
     private offRef = false
     private offRefCount = 0
     offMotionMl = 0
+    /** net backward travel with the drive off that earned no credit, mL */
+    private offBackMl = 0
 
     /** A retraction commanded by the drive may credit up to this much more slack, mL. */
     allowRetract(commandedMl: number) {
@@ -110,6 +123,7 @@ export class EncoderSense {
             this.changedMs = tMs
             this.slackMl = 0
             this.offRef = false
+            this.offBackMl = 0
             return
         }
         const d = c - this.count
@@ -135,6 +149,7 @@ export class EncoderSense {
             this.slackMl -= take
             fwd -= take
             if (counting) this.deliveredMl += fwd
+            if (!driveOn) this.offBackMl = Math.max(0, this.offBackMl - ml)
         } else if (d < 0 && !this.jumped) {
             let credit = Math.min(-ml, this.creditLeftMl)
             this.creditLeftMl -= credit
@@ -144,10 +159,17 @@ export class EncoderSense {
                 credit += t
             }
             this.slackMl += credit
+            if (!driveOn) {
+                // campaign seed 1569100071: a syringe exchanged without syringe_exchanged
+                // kept the old syringe's 0.059 mL of slack, taken up uncounted on the new one
+                this.offBackMl += -ml - credit
+                if (this.offBackMl > OFF_BACK_FORFEIT_ML) this.slackMl = 0
+            }
         }
         if (driveOn) {
             this.offRef = false
             this.offMotionMl = 0
+            this.offBackMl = 0
         } else {
             if (!this.offRef) {
                 this.offRef = true
