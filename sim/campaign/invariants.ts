@@ -120,7 +120,20 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
     const latest = s.link.latest
     const restarted = (sc.faults ?? []).some(f => f.kind === "restart")
     const started = trans.find(t => t.reason === Reason.Started)
-    if (latest && started && !restarted && latest.state !== State.Injecting && latest.samples.length) {
+    // the level the run started: a later level change (a host's set_level) sends
+    // that level's record, and the telemetry then shows the new level's volume
+    const startedLevel = started ? telemetry.find(t => t.state === State.Injecting && hostS(run, t.tHostMs) >= started.tS - GRACE_S)?.level : undefined
+    let fwAt: { fw: number; rxS: number; lagS: number } | undefined
+    if (latest && started && !restarted && latest.state !== State.Injecting && latest.samples.length && startedLevel !== undefined) {
+        if (latest.level === startedLevel) fwAt = { fw: latest.samples[latest.samples.length - 1].volumeMl, rxS: hostS(run, latest.tHostMs), lagS: latest.periodMs / 1000 + 0.05 }
+        else {
+            const recs = events.filter(e => e.type === "levelRecord" && e.record?.level === startedLevel && evS(e) >= started.tS)
+            const last = recs[recs.length - 1]
+            // the record carries the level's volume at the change; sent at once
+            if (last) fwAt = { fw: last.record!.volumeMl, rxS: evS(last), lagS: 0.05 }
+        }
+    }
+    if (started && fwAt) {
         const i0 = series.indexAt(started.tS - 0.2)
         // The firmware's figure is its newest sample in the last telemetry the
         // host received: compared with the truth between that sample's oldest
@@ -129,9 +142,9 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         // last telemetry period is not an under-count (hardware timing, seed
         // 4200110: the last 25 ms of a hand push, counted in the firmware, not
         // yet reported when the run ended).
-        const rxS = hostS(run, latest.tHostMs)
+        const { fw, rxS, lagS } = fwAt
         const iHi = Math.max(i0, Math.min(series.t.length - 1, series.indexAt(rxS)))
-        const iLo = Math.max(i0, Math.min(iHi, series.indexAt(rxS - latest.periodMs / 1000 - 0.05)))
+        const iLo = Math.max(i0, Math.min(iHi, series.indexAt(rxS - lagS)))
         // across syringes (FLOW-5): the furthest push of each exchanged syringe counts
         let maxD = series.pushed[i0]
         let maxLo = maxD
@@ -141,7 +154,6 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         }
         const truth = maxD - series.pushed[i0]
         const truthLo = maxLo - series.pushed[i0]
-        const fw = latest.samples[latest.samples.length - 1].volumeMl
         const tol = 0.01 * truth + 0.003
         const faults = sc.faults ?? []
         // FLOW-2: an encoder reading short may under-count by up to its 0.03 mL allowance before the stall fault
@@ -163,7 +175,7 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         }
         const over = tol + jumpMl + forfeitMl
         if (!(fw - truth <= over && truthLo - fw <= under))
-            v.volume = `firmware ${fw.toFixed(4)} mL vs truth ${truthLo === truth ? truth.toFixed(4) : `${truthLo.toFixed(4)}..${truth.toFixed(4)}`} mL at the last telemetry (${rxS.toFixed(3)} s, state ${State[latest.state]})`
+            v.volume = `firmware ${fw.toFixed(4)} mL vs truth ${truthLo === truth ? truth.toFixed(4) : `${truthLo.toFixed(4)}..${truth.toFixed(4)}`} mL at the last report of level ${startedLevel} (${rxS.toFixed(3)} s, state ${State[latest!.state]})`
     }
 
     // ---- confirm: each start/resume and each cap raise above the preset follows a confirm request for that very command and a press
