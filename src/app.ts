@@ -375,8 +375,17 @@ export class InjectorApp {
                     await m.speed.write(this.sentSpeed === this.sentSpeed ? this.sentSpeed : 0)
                 }
                 if (en && this.cmdEnabled && (this.sentEnabled !== 1 || refresh)) {
-                    this.sentEnabled = 1
-                    await m.enabled.write(true)
+                    // enable only on a speed the latest command allows (same way, no
+                    // faster): the writes above took this iteration's command, and a
+                    // pause's retraction re-enabling meanwhile once ran the drive
+                    // forward at the ramp's last speed for 75 ms (campaign seed
+                    // 3133700038); otherwise the next iteration sends the speed first
+                    const c = this.cmdSpeed
+                    const s = this.sentSpeed
+                    if (c === s || (c * s > 0 && Math.abs(s) <= Math.abs(c))) {
+                        this.sentEnabled = 1
+                        await m.enabled.write(true)
+                    }
                     wrote = true
                 }
                 if (!wrote) break

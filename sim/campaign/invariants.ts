@@ -163,10 +163,13 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         let jumpMl = 0
         for (const f of faults) if (f.kind === "encoderJump") jumpMl += Math.max(0, f.counts ?? 20000) * mlPerCount
         // VOL-6: backward count motion the drive did not make (an encoder reset, a
-        // backward jump) forfeits the drive's slack, so the re-advance over the
-        // decompression counts in full: errs high by at most the largest retraction
+        // backward jump) and any jump the firmware saw (a hand pushing faster than
+        // the drive can: seed 3133700053) forfeit the drive's slack, so the
+        // re-advance over the decompression counts in full: errs high by at most
+        // the largest retraction
         let forfeitMl = 0
-        if (faults.some(f => f.kind === "encoderReset" || (f.kind === "encoderJump" && (f.counts ?? 0) < 0))) {
+        const jumpSeen = events.some(e => e.type === "alarm" && e.reason === Reason.EncoderJump)
+        if (jumpSeen || faults.some(f => f.kind === "encoderReset" || (f.kind === "encoderJump" && (f.counts ?? 0) < 0))) {
             let hi = series.pushed[i0]
             for (let i = i0; i <= iHi; i++) {
                 hi = Math.max(hi, series.pushed[i])

@@ -28,6 +28,16 @@ export interface SessionOptions {
     waitForPortsMs?: number
 }
 
+/**
+ * Whether the firmware's readiness waits for a live force. A function is
+ * asked at every telemetry: a load-cell fault the scenario starts while the
+ * restarted firmware comes up ends that wait (campaign seed 9021000121: NaN
+ * from 2.83 s, the restart ended at 2.64 s).
+ */
+export function wantsLiveCell(o: boolean | (() => boolean) | undefined): boolean {
+    return typeof o === "function" ? o() : o !== false
+}
+
 export interface FirmwareStart {
     vmDeviceId: string
     /** ms from spawning the VM to the firmware reporting ready */
@@ -50,7 +60,7 @@ export interface SimSession {
     readonly log: (m: string) => void
     vmAlive(): boolean
     /** `loadCellLive` false: ready without a live force (a restart while the scenario holds the load cell faulted) */
-    startFirmware(opts?: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean }): Promise<FirmwareStart>
+    startFirmware(opts?: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean | (() => boolean) }): Promise<FirmwareStart>
     /** kill the firmware like a power loss (the drive's enable line drops) */
     stopFirmware(): Promise<void>
     installRig(config: RigConfig): void
@@ -116,7 +126,7 @@ export class BenchSession implements SimSession {
      * Start the firmware VM (fresh flash unless `keepFlash`), bind its roles
      * to the bench device and wait until it reports with every sensor live.
      */
-    async startFirmware(opts: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean } = {}): Promise<FirmwareStart> {
+    async startFirmware(opts: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean | (() => boolean) } = {}): Promise<FirmwareStart> {
         if (this.vm?.isAlive()) await this.stopFirmware()
         const t0 = performance.now()
         if (!opts.sameDevice || !this.vmDeviceId) this.vmDeviceId = randomBytes(8).toString("hex")
@@ -151,7 +161,7 @@ export class BenchSession implements SimSession {
         // ready: telemetry flowing, e-stop input bound (flag clear), load cell live (force is a number)
         await this.link.waitFor(() => `firmware ready (telemetry with e-stop bound and load cell live); latest: ${JSON.stringify(this.link.latest)}; devices: ${this.bus.devices().map(d => d.deviceId + (d.lost ? "(lost)" : "") + ":" + d.serviceClasses.map(c => c.toString(16)).join("/"))}`, 10000, () => {
             const t = this.link.latest
-            return t && t.tHostMs > since && (t.flags & FLAG_ESTOP) === 0 && t.samples.length > 0 && (opts.loadCellLive === false || Number.isFinite(t.samples[t.samples.length - 1].forceN))
+            return t && t.tHostMs > since && (t.flags & FLAG_ESTOP) === 0 && t.samples.length > 0 && (!wantsLiveCell(opts.loadCellLive) || Number.isFinite(t.samples[t.samples.length - 1].forceN))
         })
         return { vmDeviceId: this.vmDeviceId, startMs: performance.now() - t0, binding }
     }

@@ -290,7 +290,7 @@ export class Timeline {
                 break
             case "restart":
                 // a load cell the scenario still holds faulted gives the restarted firmware no force
-                await this.session.startFirmware({ keepFlash: true, sameDevice: true, loadCellLive: !this.plant.rig.loadCell.faulted() })
+                await this.session.startFirmware({ keepFlash: true, sameDevice: true, loadCellLive: () => !this.plant.rig.loadCell.faulted() })
                 break
         }
     }

@@ -13,7 +13,7 @@ import { RealtimePlant } from "../harness/plant"
 import { ensureFirmware, FirmwareFiles } from "../harness/procs"
 import { bindRoles, findVmDevice } from "../harness/roles"
 import { BenchDevice } from "../harness/servers"
-import { BENCH_DEVICE_ID, BENCH_LOAD_CELL, FirmwareStart, SimSession } from "../harness/session"
+import { BENCH_DEVICE_ID, BENCH_LOAD_CELL, FirmwareStart, SimSession, wantsLiveCell } from "../harness/session"
 import { sleepMs } from "./clock"
 import { DEFAULT_TRANSPORT, Transport, TransportConfig, TransportStats } from "./transport"
 import { LockstepVm } from "./vm"
@@ -95,7 +95,7 @@ export class LockstepSession implements SimSession {
         return !!this.vm?.isAlive()
     }
 
-    async startFirmware(o: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean } = {}): Promise<FirmwareStart> {
+    async startFirmware(o: { keepFlash?: boolean; sameDevice?: boolean; loadCellLive?: boolean | (() => boolean) } = {}): Promise<FirmwareStart> {
         if (this.vm) await this.stopFirmware()
         const t0 = performance.now()
         this.vmRuns++
@@ -158,7 +158,7 @@ export class LockstepSession implements SimSession {
         const since = performance.now()
         await this.link.waitFor(() => `firmware ready (telemetry, e-stop bound, load cell live); latest: ${JSON.stringify(this.link.latest)}`, 10000, () => {
             const t = this.link.latest
-            return t && t.tHostMs > since && (t.flags & FLAG_ESTOP) === 0 && t.samples.length > 0 && (o.loadCellLive === false || Number.isFinite(t.samples[t.samples.length - 1].forceN))
+            return t && t.tHostMs > since && (t.flags & FLAG_ESTOP) === 0 && t.samples.length > 0 && (!wantsLiveCell(o.loadCellLive) || Number.isFinite(t.samples[t.samples.length - 1].forceN))
         })
         return { vmDeviceId: this.vmDeviceId, startMs: performance.now() - t0, binding }
     }

@@ -63,6 +63,7 @@ test("SIM-5: every triaged campaign finding (sim/campaign/found) now passes ever
     for (const f of files) {
         const r = res.get(f)
         if (!r) bad.push(`${f}: did not run`)
+        else if (r.error) bad.push(`${f}: the bench could not run it: ${r.error}`)
         else for (const [inv, why] of Object.entries(r.violations)) bad.push(`${f}: ${inv}: ${why}`)
     }
     assert.deepEqual(bad, [])
