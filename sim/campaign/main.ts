@@ -39,7 +39,7 @@ export interface CampaignReport {
     wallS: number
     runsPerMin: number
     errors: { seed: number; error: string }[]
-    table: { invariant: InvariantId; runs: number; violations: number; firstSeed: number | null; minimal: string | null; known: boolean }[]
+    table: { invariant: InvariantId; runs: number; violations: number; firstSeed: number | null; minimal: string | null; known: boolean; cases: { seed: number; why: string }[] }[]
 }
 
 export async function campaign(o: { runs: number; seed: number; workers: number; shrink: boolean; log?: (m: string) => void }): Promise<CampaignReport> {
@@ -102,7 +102,8 @@ export async function campaign(o: { runs: number; seed: number; workers: number;
             sc.description = `shrunk (${sh.runs} runs) from campaign seed ${bad[0]?.seed}: ${bad[0]?.violations[inv]}`
             writeFileSync(join(ROOT, minimal), JSON.stringify(sc, null, 2) + "\n")
         }
-        return { invariant: inv, runs: results.length, violations: bad.length, firstSeed: bad[0]?.seed ?? null, minimal, known: known.has(inv) }
+        const cases = bad.map(r => ({ seed: r.seed, why: r.violations[inv]! }))
+        return { invariant: inv, runs: results.length, violations: bad.length, firstSeed: bad[0]?.seed ?? null, minimal, known: known.has(inv), cases }
     })
     const wallS = (Date.now() - t0) / 1000
     // throughput of the runs themselves (shrinking afterwards is extra)
@@ -134,6 +135,11 @@ export function formatReport(r: CampaignReport): string {
         `${"invariant".padEnd(16)} ${"runs".padStart(6)} ${"violations".padStart(10)}  minimal scenario`,
         ...r.table.map(t => `${t.invariant.padEnd(16)} ${String(t.runs).padStart(6)} ${String(t.violations).padStart(10)}  ${t.minimal ?? "-"}${t.known && t.violations ? "  (known-failing)" : ""}`),
         ...r.table.map(t => `  ${t.invariant}: ${INVARIANTS[t.invariant]}`),
+        // every violating run (the first 10 per invariant), to tell a known kind from a new one
+        ...r.table.flatMap(t => [
+            ...t.cases.slice(0, 10).map(c => `  ${t.invariant} seed ${c.seed}: ${c.why}`),
+            ...(t.cases.length > 10 ? [`  ${t.invariant}: ${t.cases.length - 10} more`] : []),
+        ]),
         ...r.errors.map(e => `error (seed ${e.seed}): ${e.error.split("\n")[0]}`),
     ]
     const violations = r.table.reduce((a, t) => a + t.violations, 0)
@@ -167,7 +173,8 @@ Generates N randomized scenarios from seed S (operator actions, an adversarial
 host, faults, encoder anomalies, restarts, syringes, cements, leaks), runs each
 lockstep against the firmware in worker processes, and checks the invariants on
 the plant's physical truth at every step. A violating run is shrunk to a minimal
-scenario file in out/campaign/<invariant>.json that \`npm run sim\` replays.
+scenario file in out/campaign/<invariant>.json that \`npm run sim\` replays;
+every violating run's seed and reason is listed (the first 10 per invariant).
 
   --runs N        runs (default 200)
   --seed S        campaign seed; run i uses seed S*100000+i (default 1)
