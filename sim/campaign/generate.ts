@@ -33,7 +33,9 @@ export function generateScenario(seed: number): Scenario {
         remoteMode: r.next() < 0.25,
         syringe: { preset: syringe },
         needle: { gauge: pick(r, gauges), lengthMm: round(uni(r, 80, 150), 0) },
-        cement: { preset: pick(r, Object.keys(CEMENT_PRESETS)), mixedAtS: -round(uni(r, 60, defaultConfig().workingLimitS), 0) },
+        // mixed early enough to arm after the bench's set-up (~1.5 s before t = 0):
+        // seed 700091, mixed 480 s before, was refused as CementTooOld at setup
+        cement: { preset: pick(r, Object.keys(CEMENT_PRESETS)), mixedAtS: -round(uni(r, 60, defaultConfig().workingLimitS - 20), 0) },
         vertebra: { tumorFactor: round(uni(r, 0.8, 6), 2), complianceMlPerKPa: round(uni(r, 0.0005, 0.004), 5) },
         actions: [],
         faults: [],
