@@ -10,7 +10,7 @@
 //     broker dropped messages, e.g. its queue limit was reached)
 //   - lost_batches: device telemetry batches nobody bridged (the bridge was
 //     down or the bus lost them), by the device's own batch sequence numbers
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 import mqtt, { MqttClient } from "mqtt"
@@ -56,6 +56,34 @@ function us(t: number) {
 const isDeviceId = (id: string) => /^[0-9a-zA-Z_-]{1,64}$/.test(id)
 
 /** One injector's recording in the archive. */
+/** The device batch sequence number and time of the last sample line in an archive file (its last 256 KB). */
+function lastSampleLine(path: string): { seq: number; tDev: number } | null {
+    if (!existsSync(path)) return null
+    let fd = -1
+    try {
+        fd = openSync(path, "r")
+        const size = fstatSync(fd).size
+        const len = Math.min(size, 256 * 1024)
+        const buf = Buffer.alloc(len)
+        readSync(fd, buf, 0, len, size - len)
+        const lines = buf.toString("utf8").split("\n")
+        for (let i = lines.length - 1; i >= 0; i--) {
+            if (!lines[i].startsWith('{"type":"sample"')) continue
+            try {
+                const l = JSON.parse(lines[i])
+                if (Number.isInteger(l.seq) && typeof l.t_dev === "number") return { seq: l.seq, tDev: l.t_dev }
+            } catch {
+                // a torn last line: look further back
+            }
+        }
+    } catch {
+        // unreadable: no recovery, the state file decides
+    } finally {
+        if (fd >= 0) closeSync(fd)
+    }
+    return null
+}
+
 export class DeviceArchive {
     readonly maker = new LineMaker()
     readonly path: string
@@ -65,6 +93,13 @@ export class DeviceArchive {
     summary: DeviceSummary = { samples: 0, batches: 0, events: 0, gaps: 0, lostBatches: 0, lostMessages: 0, duplicates: 0 }
     /** no batch seen yet by this process: the state file, not the line maker, knows the last one */
     private fresh = true
+    /**
+     * The last sample line already in the file when this process started. A
+     * batch written just before a SIGKILL, whose state was not yet saved, is
+     * redelivered by the broker: it is recognised by its sequence number and
+     * last sample time, and not written twice.
+     */
+    private fileLast: { seq: number; tDev: number } | null = null
 
     constructor(readonly dir: string, readonly deviceId: string, readonly url: string) {
         this.path = join(dir, `${deviceId}.jsonl`)
@@ -77,6 +112,7 @@ export class DeviceArchive {
                 // a torn state file: start over; duplicates are then possible, losses are not
             }
         }
+        this.fileLast = lastSampleLine(this.path)
         this.jsonl = new JsonlWriter(this.path, "a")
         this.put(this.maker.meta({ phase: "start", transport: `mqtt ${url}`, tool: "injector archive", argv: process.argv.slice(2) }))
         this.put(this.maker.meta({ phase: "device", device: deviceId }))
@@ -140,6 +176,19 @@ export class DeviceArchive {
         this.enterSession(m.session)
         const st = this.state
         const h = m.header
+        const lastTDev = h.time + (m.samples.length - 1) * h.period
+        const fl = this.fileLast
+        if (this.fresh && fl && fl.seq > st.deviceSeq && h.seq === fl.seq && lastTDev === fl.tDev) {
+            // archived before a kill that came before its state was saved
+            this.summary.duplicates++
+            this.fileLast = null
+            st.samplesSeq = m.seq
+            st.deviceSeq = h.seq
+            st.deviceTimeMs = lastTDev
+            st.lastRx = m.rx
+            this.save()
+            return
+        }
         if (this.fresh && st.deviceSeq >= 0) {
             // the line maker starts empty in this process: compare with the last batch archived before
             if (h.time < st.deviceTimeMs - 1000)
