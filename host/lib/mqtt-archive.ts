@@ -55,7 +55,6 @@ function us(t: number) {
 
 const isDeviceId = (id: string) => /^[0-9a-zA-Z_-]{1,64}$/.test(id)
 
-/** One injector's recording in the archive. */
 /** The device batch sequence number and time of the last sample line in an archive file (its last 256 KB). */
 function lastSampleLine(path: string): { seq: number; tDev: number } | null {
     if (!existsSync(path)) return null
@@ -84,6 +83,7 @@ function lastSampleLine(path: string): { seq: number; tDev: number } | null {
     return null
 }
 
+/** One injector's recording in the archive. */
 export class DeviceArchive {
     readonly maker = new LineMaker()
     readonly path: string

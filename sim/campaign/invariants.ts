@@ -107,9 +107,9 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
     // before it, is that spell (campaign seed 1569100071: start confirmed at
     // 1.39 s, drive on 1.40-1.41 s, 0.3 um, restart at 1.41 s, nothing heard)
     const restartsS = (sc.faults ?? []).filter(f => f.kind === "restart").map(f => f.atS)
-    const pressesS = run.confirmTimesMs.map(ms => hostS(run, ms))
+    const presses = run.confirmTimesMs.map(ms => hostS(run, ms))
     const spellLostInRestart = (tS: number) =>
-        restartsS.some(r => r >= tS && r <= tS + GRACE_S) && pressesS.some(p => p <= tS && p >= tS - GRACE_S * 3)
+        restartsS.some(r => r >= tS && r <= tS + GRACE_S) && presses.some(p => p <= tS && p >= tS - GRACE_S * 3)
     const injectingAt = (tS: number) =>
         stateAt(tS) === State.Injecting ||
         stateAt(tS - GRACE_S) === State.Injecting ||
@@ -153,10 +153,13 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         const iHi = Math.max(i0, Math.min(series.t.length - 1, series.indexAt(rxS)))
         const iLo = Math.max(i0, Math.min(iHi, series.indexAt(rxS - lagS)))
         // across syringes (FLOW-5): the furthest push of each exchanged syringe counts
+        // and the largest retraction below the furthest push so far (see forfeitMl)
         let maxD = series.pushed[i0]
         let maxLo = maxD
+        let maxRetractMl = 0
         for (let i = i0; i <= iHi; i++) {
             maxD = Math.max(maxD, series.pushed[i])
+            maxRetractMl = Math.max(maxRetractMl, maxD - series.pushed[i])
             if (i === iLo) maxLo = maxD
         }
         const truth = maxD - series.pushed[i0]
@@ -166,7 +169,7 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         // FLOW-2: an encoder reading short may under-count by up to its 0.03 mL allowance before the stall fault
         const under = faults.some(f => f.kind === "encoderScale" || f.kind === "encoderStuck") ? tol + FLOW2_ALLOWANCE_ML : tol
         // FAULT-2/VOL-6: a forward jump with the drive off may be a hand, so it is counted: errs high, never low
-        const mlPerCount = (Math.PI * scenarioBoreMm(sc) ** 2) / 4 / 1000 / ENCODER_COUNTS_PER_MM
+        const mlPerCount = areaMm2 / 1000 / ENCODER_COUNTS_PER_MM
         let jumpMl = 0
         for (const f of faults) if (f.kind === "encoderJump") jumpMl += Math.max(0, f.counts ?? 20000) * mlPerCount
         // VOL-6: backward count motion the drive did not make (an encoder reset, a
@@ -174,15 +177,9 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
         // the drive can: seed 3133700053) forfeit the drive's slack, so the
         // re-advance over the decompression counts in full: errs high by at most
         // the largest retraction
-        let forfeitMl = 0
         const jumpSeen = events.some(e => e.type === "alarm" && e.reason === Reason.EncoderJump)
-        if (jumpSeen || faults.some(f => f.kind === "encoderReset" || (f.kind === "encoderJump" && (f.counts ?? 0) < 0))) {
-            let hi = series.pushed[i0]
-            for (let i = i0; i <= iHi; i++) {
-                hi = Math.max(hi, series.pushed[i])
-                forfeitMl = Math.max(forfeitMl, hi - series.pushed[i])
-            }
-        }
+        const forfeits = jumpSeen || faults.some(f => f.kind === "encoderReset" || (f.kind === "encoderJump" && (f.counts ?? 0) < 0))
+        const forfeitMl = forfeits ? maxRetractMl : 0
         const over = tol + jumpMl + forfeitMl
         if (!(fw - truth <= over && truthLo - fw <= under))
             v.volume = `firmware ${fw.toFixed(4)} mL vs truth ${truthLo === truth ? truth.toFixed(4) : `${truthLo.toFixed(4)}..${truth.toFixed(4)}`} mL at the last report of level ${startedLevel} (${rxS.toFixed(3)} s, state ${State[latest!.state]})`
@@ -190,7 +187,6 @@ export function checkInvariants(sc: Scenario, run: LockstepRun): Violations {
 
     // ---- confirm: each start/resume and each cap raise above the preset follows a confirm request for that very command and a press
     const benchModeAt = telemetry.find(t => (t.flags & FLAG_BENCH) !== 0)
-    const presses = pressesS
     // a confirm request: the confirm_required event (seq 0) or a "pending" command_result (sequenced)
     const requests = events
         .filter(e => e.type === "confirmRequired" || (e.type === "commandResult" && e.outcome === Outcome.Pending))

@@ -160,7 +160,7 @@ export class EncoderSense {
             }
             this.slackMl += credit
             if (!driveOn) {
-                // campaign seed 1569100071: a syringe exchanged without syringe_exchanged
+                // campaign seed 1569100100: a syringe exchanged without syringe_exchanged
                 // kept the old syringe's 0.059 mL of slack, taken up uncounted on the new one
                 this.offBackMl += -ml - credit
                 if (this.offBackMl > OFF_BACK_FORFEIT_ML) this.slackMl = 0
